@@ -1,0 +1,66 @@
+/**
+ * The activity catalog (activities/catalog.json) with the types of every activity's input and
+ * output, so workflows call Python activities as typed as TypeScript ones.
+ */
+import catalogJson from './catalog.json';
+import type { QueueRole } from '../temporal.config';
+import type { ObjectRef } from '../lib/store';
+
+export type Language = 'typescript' | 'python';
+export interface CatalogEntry {
+  queue: QueueRole;
+  language: Language;
+}
+
+export const catalog = catalogJson.activities as Record<string, CatalogEntry>;
+
+export function activitiesFor(language: Language, queue?: QueueRole): string[] {
+  return Object.entries(catalog)
+    .filter(([, e]) => e.language === language && (queue === undefined || e.queue === queue))
+    .map(([name]) => name)
+    .sort();
+}
+
+/** Fails when the implementations a worker registers differ from what the catalog declares. */
+export function checkImplementations(language: Language, implemented: string[]): void {
+  const declared = activitiesFor(language);
+  const missing = declared.filter((n) => !implemented.includes(n));
+  const extra = implemented.filter((n) => !declared.includes(n));
+  if (missing.length || extra.length) {
+    throw new Error(
+      `activity catalog mismatch for ${language}: missing implementations [${missing.join(', ')}], not in activities/catalog.json [${extra.join(', ')}]`,
+    );
+  }
+}
+
+// ---- Platform probe (issue 2's round trip) ----
+export interface WriteProbeInput {
+  runId: string;
+  message: string;
+  /** Keep the activity busy (heartbeating) this long; used to test crash recovery. */
+  holdSeconds?: number;
+}
+export interface WriteProbeResult {
+  ref: ObjectRef;
+  attempt: number;
+}
+export interface VerifyProbeInput {
+  ref: ObjectRef;
+  /** Where to write the result (built by lib/layout.ts: Python never builds keys). */
+  resultKey: string;
+  holdSeconds?: number;
+}
+export interface VerifyProbeResult {
+  ref: ObjectRef;
+  sourceSha256: string;
+  bytes: number;
+  byteSum: number;
+  device: string;
+  torch: string;
+  attempt: number;
+}
+
+/** Activities implemented in Python (workers/trainer.py), typed for workflow code. */
+export interface PythonActivities {
+  verifyProbe(input: VerifyProbeInput): Promise<VerifyProbeResult>;
+}

@@ -1,0 +1,81 @@
+/** The schema of volcast's configuration. Every program validates against it before doing anything. */
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:7233');
+const port = z.number().int().min(1).max(65535);
+const queueName = z.string().regex(/^[a-z0-9][a-z0-9.\-]*$/, 'lower-case letters, digits, "." and "-"');
+// Symbols as ccxt writes them (BTC/USDT); the layout stores them without the slash.
+const symbol = z.string().regex(/^[A-Z0-9]{2,15}\/[A-Z0-9]{2,15}$/, 'expected BASE/QUOTE, e.g. BTC/USDT');
+const timeframe = z.enum(['1m', '5m', '15m', '1h', '4h', '1d']);
+// Five-field cron, as Temporal Schedules accept it.
+const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression');
+
+export const configSchema = z
+  .object({
+    temporal: z
+      .object({
+        address: hostPort,
+        namespace: z.string().min(1),
+        uiPort: port,
+        tls: z
+          .object({ certPath: z.string().min(1), keyPath: z.string().min(1), caPath: z.string().optional() })
+          .nullable(),
+      })
+      .strict(),
+    taskQueues: z.object({ cpu: queueName, trainCpu: queueName, gpu: queueName }).strict(),
+    minio: z
+      .object({
+        endPoint: z.string().min(1),
+        port,
+        consolePort: port,
+        useSSL: z.boolean(),
+        region: z.string().min(1),
+        bucket: z.string().regex(/^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name'),
+        accessKey: z.string().min(3).optional(),
+        secretKey: z.string().min(8).optional(),
+      })
+      .strict(),
+    stateDir: z.string().min(1),
+    exchanges: z
+      .array(z.object({ id: z.string().regex(/^[a-z0-9]+$/), urlOverride: z.string().url().nullable() }).strict())
+      .min(1),
+    symbols: z.array(symbol).min(1),
+    timeframes: z.array(timeframe).min(1),
+    schedules: z
+      .object({
+        score: z.object({ cron, paused: z.boolean() }).strict(),
+        train: z.object({ cron, paused: z.boolean() }).strict(),
+      })
+      .strict(),
+    walkForward: z
+      .object({
+        firstTrainBars: z.number().int().positive(),
+        testBars: z.number().int().positive(),
+        stepBars: z.number().int().positive(),
+        window: z.enum(['expanding', 'rolling']),
+        embargoBars: z.number().int().nonnegative(),
+      })
+      .strict(),
+    promotion: z
+      .object({
+        primaryLoss: z.enum(['qlike', 'mse']),
+        minImprovement: z.number().min(0).max(1),
+        dmPValue: z.number().gt(0).lt(1),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const names = Object.values(c.taskQueues);
+    if (new Set(names).size !== names.length) {
+      ctx.addIssue({ code: 'custom', path: ['taskQueues'], message: 'task queue names must be distinct' });
+    }
+    if (c.minio.port === c.minio.consolePort) {
+      ctx.addIssue({ code: 'custom', path: ['minio', 'consolePort'], message: 'must differ from minio.port' });
+    }
+  });
+
+export type VolcastConfigInput = z.input<typeof configSchema>;
+export type VolcastConfig = z.output<typeof configSchema>;

@@ -1,0 +1,1 @@
+"""volcast trainer: model code (fits, ONNX export) and the helpers the Python worker needs."""

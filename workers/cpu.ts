@@ -1,0 +1,33 @@
+/**
+ * The TypeScript worker: serves the volcast-cpu task queue (workflows and every TypeScript activity).
+ * Shuts down gracefully on SIGINT/SIGTERM: in-flight activities finish or are handed back.
+ */
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { checkImplementations } from '../activities/catalog';
+import type { VolcastConfig } from '../lib/config';
+import { ArtifactStore } from '../lib/store';
+import { connectWorker } from '../lib/temporal';
+
+export async function createCpuWorker(cfg: VolcastConfig): Promise<Worker> {
+  const store = new ArtifactStore(cfg);
+  const activities = createActivities(store);
+  checkImplementations('typescript', Object.keys(activities));
+  const connection = await connectWorker(cfg);
+  return Worker.create({
+    connection,
+    namespace: cfg.temporal.namespace,
+    taskQueue: cfg.taskQueues.cpu,
+    workflowsPath: require.resolve('../workflows'),
+    activities,
+    // Two cores: keep CPU-heavy activities from starving each other.
+    maxConcurrentActivityTaskExecutions: 4,
+  });
+}
+
+export async function runCpuWorker(cfg: VolcastConfig): Promise<void> {
+  const worker = await createCpuWorker(cfg);
+  console.log(`volcast cpu worker: serving ${cfg.taskQueues.cpu} on ${cfg.temporal.address} (namespace ${cfg.temporal.namespace})`);
+  await worker.run();
+  console.log('volcast cpu worker: stopped');
+}
