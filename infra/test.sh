@@ -9,11 +9,14 @@ t0=$(date +%s)
 bash infra/setup.sh || exit 1
 echo "setup: $(( $(date +%s) - t0 ))s"
 
+# VOLCAST_TEST_PORT_BASE moves the whole test stack (two checkouts testing at once on one machine).
+base=${VOLCAST_TEST_PORT_BASE:-17000}
 export VOLCAST_STATE_DIR=$ROOT/.state/test
-export VOLCAST_TEMPORAL_ADDRESS=127.0.0.1:17233
-export VOLCAST_TEMPORAL_UI_PORT=18233
-export VOLCAST_S3_PORT=19000
-export VOLCAST_S3_CONSOLE_PORT=19001
+export VOLCAST_TEMPORAL_ADDRESS=127.0.0.1:$((base + 233))
+export VOLCAST_TEMPORAL_UI_PORT=$((base + 1233))
+export VOLCAST_S3_PORT=$((base + 2000))
+export VOLCAST_S3_CONSOLE_PORT=$((base + 2001))
+export VOLCAST_EXCHANGE_PORT=$((base + 2100))
 unset VOLCAST_S3_ACCESS_KEY VOLCAST_S3_SECRET_KEY
 
 VOLCAST="node $ROOT/cli/volcast.js"
