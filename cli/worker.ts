@@ -1,0 +1,29 @@
+import { Option, type Command } from 'commander';
+import { loadConfigOrExit } from '../lib/config';
+import { runCpuWorker } from '../workers/cpu';
+import { spawnTrainer } from '../workers/trainer';
+import { ensureInstalled } from './setup';
+
+export function registerWorker(program: Command): void {
+  const worker = program.command('worker').description('run a worker in the foreground (Ctrl-C stops it gracefully)');
+  worker
+    .command('cpu')
+    .description('the TypeScript worker: workflows and CPU activities on the volcast-cpu queue')
+    .action(async () => {
+      await runCpuWorker(loadConfigOrExit());
+    });
+  worker
+    .command('train')
+    .description('the Python trainer: volcast-train-cpu, and volcast-gpu when CUDA is present')
+    .option('--gpu-on-cpu', 'serve the GPU queue on CPU (development and CI)')
+    .addOption(new Option('--only <role>', 'serve one queue role only').choices(['trainCpu', 'gpu']))
+    .option('--concurrency <n>', 'activities at once', (v) => Number.parseInt(v, 10))
+    .action(async (opts: { gpuOnCpu?: boolean; only?: 'trainCpu' | 'gpu'; concurrency?: number }) => {
+      const cfg = loadConfigOrExit();
+      ensureInstalled('python');
+      const child = spawnTrainer(cfg, opts);
+      // Forward stop signals so the trainer shuts down gracefully.
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
+      child.on('exit', (code) => process.exit(code ?? 1));
+    });
+}
