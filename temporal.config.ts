@@ -38,10 +38,19 @@ export const volcastConfig = {
   exchanges: [{ id: 'binance', urlOverride: null }],
   symbols: ['BTC/USDT', 'ETH/USDT'],
   timeframes: ['1h'],
+  targets: ['target_gk_1h', 'target_rv_24h'],
+  // Temporal Schedules (UTC). Scoring runs 5 minutes after each hourly bar closes, so the exchange
+  // has published the bar. Overlap SKIP: a forecast still running when the next hour comes is not
+  // doubled; the next run scores the newest bar anyway. Catch-up 1h: after an outage only the most
+  // recent missed hour is worth scoring, older forecasts are stale by the time they would run.
+  // Training runs daily at 00:30; SKIP because two trainings at once would race for promotion, and
+  // a 6h catch-up lets a short outage still retrain the same day.
   schedules: {
-    score: { cron: '5 * * * *', paused: false },
-    train: { cron: '30 0 * * *', paused: false },
+    score: { cron: '5 * * * *', paused: false, overlap: 'SKIP', catchupWindow: '1h' },
+    train: { cron: '30 0 * * *', paused: false, overlap: 'SKIP', catchupWindow: '6h' },
   },
+  // A forecast from data older than this fails clearly instead of pretending to be current.
+  scoring: { maxDataAgeMinutes: 120 },
   walkForward: {
     firstTrainBars: 24 * 170,
     testBars: 240,

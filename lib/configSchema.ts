@@ -11,6 +11,16 @@ const symbol = z.string().regex(/^[A-Z0-9]{2,15}\/[A-Z0-9]{2,15}$/, 'expected BA
 const timeframe = z.enum(['1m', '5m', '15m', '1h', '4h', '1d']);
 // Five-field cron, as Temporal Schedules accept it.
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression');
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 30m, 1h, 2d');
+const schedule = z
+  .object({
+    cron,
+    paused: z.boolean(),
+    overlap: z.enum(['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER', 'ALLOW_ALL']),
+    catchupWindow: duration,
+  })
+  .strict();
+export const targetNames = ['target_gk_1h', 'target_rv_24h'] as const;
 
 export const configSchema = z
   .object({
@@ -43,12 +53,9 @@ export const configSchema = z
       .min(1),
     symbols: z.array(symbol).min(1),
     timeframes: z.array(timeframe).min(1),
-    schedules: z
-      .object({
-        score: z.object({ cron, paused: z.boolean() }).strict(),
-        train: z.object({ cron, paused: z.boolean() }).strict(),
-      })
-      .strict(),
+    targets: z.array(z.enum(targetNames)).min(1),
+    schedules: z.object({ score: schedule, train: schedule }).strict(),
+    scoring: z.object({ maxDataAgeMinutes: z.number().int().positive() }).strict(),
     walkForward: z
       .object({
         firstTrainBars: z.number().int().positive(),
