@@ -68,10 +68,13 @@ export const layout = {
       `${s.timeframe}.parquet`,
     ]),
   model: (modelId: string, file: 'model.onnx' | 'card.json') => objectKey(['root', 'models'], ['modelId', modelId], ['file', file]),
-  run: (runId: string, file: 'oos.parquet' | 'metrics.json' | 'report/index.html') =>
+  run: (runId: string, file: 'oos.parquet' | 'metrics.json' | 'report/index.html' | 'decision.json' | 'plan.json') =>
     file === 'report/index.html'
       ? objectKey(['root', 'runs'], ['runId', runId], ['dir', 'report'], ['file', 'index.html'])
       : objectKey(['root', 'runs'], ['runId', runId], ['file', file]),
+  registryPrefix: () => 'registry/',
+  championHistoryPrefix: (s: Series, target: string) =>
+    `${objectKey(['root', 'registry'], ...seriesSegments(s), ['target', target], ['dir', 'history'])}/`,
   champion: (s: Series, target: string) => objectKey(['root', 'registry'], ...seriesSegments(s), ['target', target], ['file', 'champion.json']),
   championHistory: (s: Series, target: string, time: string) =>
     objectKey(['root', 'registry'], ...seriesSegments(s), ['target', target], ['dir', 'history'], ['file', `${time}.json`]),
