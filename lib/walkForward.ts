@@ -1,0 +1,100 @@
+/**
+ * Walk-forward folds (DESIGN.md, Walk-forward), defined in time on the timeframe grid so gaps in
+ * the data never shift a window. Every model sees the same folds. A fit for a test window starting
+ * at T uses rows whose target is fully known at T: with a target of horizon h bars, the target of
+ * the row at ts is known when bar ts + h closes, at ts + (h+1) bars, so training rows end at
+ * ts < T - h bars (the embargo; the config may ask for a longer one).
+ */
+import { createHash } from 'node:crypto';
+
+export interface WalkForwardSpec {
+  firstTrainBars: number;
+  testBars: number;
+  stepBars: number;
+  window: 'expanding' | 'rolling';
+  embargoBars: number;
+}
+
+export interface Window {
+  startTs: number; // inclusive
+  endTs: number; // exclusive
+}
+
+export interface Fold {
+  fold: number;
+  train: Window;
+  test: Window;
+  /** The last fold is the final holdout; the others are validation folds. */
+  holdout: boolean;
+}
+
+export const TARGET_HORIZON_BARS: Record<string, number> = { target_gk_1h: 1, target_rv_24h: 24 };
+
+export function timeframeMs(timeframe: string): number {
+  const m = /^(\d+)([mhd])$/.exec(timeframe);
+  if (!m) throw new Error(`unknown timeframe ${timeframe}`);
+  return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
+}
+
+/**
+ * Folds over [firstTs, lastTs] (the first and last bar of the feature set). Test windows are full
+ * (testBars long) and tile forward by stepBars; the last one ends at or before the last bar whose
+ * target is known.
+ */
+export function planFolds(spec: WalkForwardSpec, opts: { firstTs: number; lastTs: number; barMs: number; target: string }): Fold[] {
+  const h = TARGET_HORIZON_BARS[opts.target];
+  if (h === undefined) throw new Error(`unknown target ${opts.target}`);
+  const embargo = Math.max(spec.embargoBars, h) * opts.barMs;
+  // The last row with a known target is lastTs - h bars; test windows must end after it by no more than one bar.
+  const lastKnownEnd = opts.lastTs - h * opts.barMs + opts.barMs;
+  const folds: Fold[] = [];
+  let testStart = opts.firstTs + spec.firstTrainBars * opts.barMs;
+  while (testStart + spec.testBars * opts.barMs <= lastKnownEnd) {
+    const trainStart = spec.window === 'expanding' ? opts.firstTs : testStart - spec.firstTrainBars * opts.barMs;
+    folds.push({
+      fold: folds.length,
+      train: { startTs: trainStart, endTs: testStart - embargo },
+      test: { startTs: testStart, endTs: testStart + spec.testBars * opts.barMs },
+      holdout: false,
+    });
+    testStart += spec.stepBars * opts.barMs;
+  }
+  if (!folds.length) {
+    throw new Error(
+      `not enough history for one fold: need ${spec.firstTrainBars + spec.testBars + h} bars, have ${Math.floor((opts.lastTs - opts.firstTs) / opts.barMs) + 1}`,
+    );
+  }
+  folds[folds.length - 1]!.holdout = true;
+  return folds;
+}
+
+/**
+ * Folds anchored at the end of the data: `folds` test windows of testBars, the last one ending at
+ * the last known target, stepping back by stepBars. Protocol (a) is one such fold with a rolling
+ * training window (train on the first 170 days of the last 180, test on the last 10).
+ */
+export function planTrailingFolds(spec: WalkForwardSpec & { folds: number }, opts: { firstTs: number; lastTs: number; barMs: number; target: string }): Fold[] {
+  const h = TARGET_HORIZON_BARS[opts.target];
+  if (h === undefined) throw new Error(`unknown target ${opts.target}`);
+  const embargo = Math.max(spec.embargoBars, h) * opts.barMs;
+  const lastKnownEnd = opts.lastTs - h * opts.barMs + opts.barMs;
+  const folds: Fold[] = [];
+  for (let i = spec.folds - 1; i >= 0; i--) {
+    const testEnd = lastKnownEnd - i * spec.stepBars * opts.barMs;
+    const testStart = testEnd - spec.testBars * opts.barMs;
+    const trainStart = spec.window === 'rolling' ? testStart - spec.firstTrainBars * opts.barMs : opts.firstTs;
+    if (testStart - spec.firstTrainBars * opts.barMs < opts.firstTs) {
+      throw new Error(`not enough history for fold ${spec.folds - 1 - i}: its training window would start before the first bar`);
+    }
+    folds.push({ fold: folds.length, train: { startTs: trainStart, endTs: testStart - embargo }, test: { startTs: testStart, endTs: testEnd }, holdout: i === 0 });
+  }
+  return folds;
+}
+
+/** modelId: a hash of the model spec, the feature set, the target and the training window. */
+export function modelIdFor(input: { model: { kind: string; params: Record<string, unknown> }; featureSetId: string; target: string; train: Window; seed: number }): string {
+  const canonical = JSON.stringify(input, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
+  return `m${createHash('sha256').update(canonical).digest('hex').slice(0, 20)}`;
+}
