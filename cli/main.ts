@@ -1,6 +1,7 @@
 /** volcast CLI: `volcast --help`. Every command loads and validates the config before anything else. */
 import { Command } from 'commander';
 import { registerDev } from './dev';
+import { registerModels } from './models';
 import { registerSchedules } from './schedules';
 import { registerWorker } from './worker';
 
@@ -11,6 +12,7 @@ async function main(argv: string[]): Promise<void> {
   registerDev(program);
   registerWorker(program);
   registerSchedules(program);
+  registerModels(program);
   await program.parseAsync(argv);
 }
 
