@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerDev } from './dev';
 import { registerModels } from './models';
+import { registerPredictions } from './predictions';
 import { registerSchedules } from './schedules';
 import { registerWorker } from './worker';
 
@@ -13,6 +14,7 @@ async function main(argv: string[]): Promise<void> {
   registerWorker(program);
   registerSchedules(program);
   registerModels(program);
+  registerPredictions(program);
   await program.parseAsync(argv);
 }
 

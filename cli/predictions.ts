@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { loadConfigOrExit } from '../lib/config';
+import { tailPredictions } from '../lib/predictions';
+import { ArtifactStore } from '../lib/store';
+
+export function registerPredictions(program: Command): void {
+  const cmd = program.command('predictions').description('the forecasts written by the score workflow');
+  cmd
+    .command('tail')
+    .description('the latest forecasts per symbol and target')
+    .option('-n <count>', 'rows per symbol and target', (v) => Number.parseInt(v, 10), 5)
+    .option('--symbol <symbol>', 'one symbol (default: all configured)')
+    .option('--target <target>', 'one target (default: all configured)')
+    .action(async (opts: { n: number; symbol?: string; target?: string }) => {
+      const cfg = loadConfigOrExit();
+      const store = new ArtifactStore(cfg);
+      const exchange = cfg.exchanges[0]!.id;
+      const timeframe = cfg.timeframes[0]!;
+      for (const symbol of opts.symbol ? [opts.symbol] : cfg.symbols) {
+        for (const target of opts.target ? [opts.target] : cfg.targets) {
+          const rows = await tailPredictions(store, { exchange, symbol, timeframe }, target, opts.n);
+          console.log(`\n${exchange} ${symbol} ${timeframe} ${target}: ${rows.length ? '' : 'no forecasts yet'}`);
+          for (const r of rows) {
+            const interval = r.lower80 != null ? `  80% [${r.lower80.toFixed(5)}, ${r.upper80!.toFixed(5)}]` : '';
+            console.log(`  ${new Date(r.barTs).toISOString()}  ${r.value.toFixed(5)}${interval}  regime ${r.regime ?? '-'}  ${r.modelName} ${r.modelId}`);
+          }
+        }
+      }
+    });
+}
