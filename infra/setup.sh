@@ -27,7 +27,8 @@ need_cmd() {
   command -v "$1" >/dev/null 2>&1 || fail "$2" "$1 is not installed. $3"
 }
 
-hash_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
+# Content only (not paths), so every clone on this machine shares the same cached builds.
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 setup_node() {
   need_cmd node "node modules" "Install Node.js >= 20.3 (e.g. apt-get install nodejs npm) and re-run."
