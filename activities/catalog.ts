@@ -60,7 +60,45 @@ export interface VerifyProbeResult {
   attempt: number;
 }
 
+// ---- Model fits (issue 5; docs/model-contract.md) ----
+/** fitModel serves every kind but 'lstm'; fitNeuralModel serves 'lstm'. A wrong kind fails non-retryably. */
+export type ModelKind = 'persistence' | 'ewma' | 'har_rv' | 'log_har' | 'har_x' | 'garch' | 'lightgbm' | 'lstm';
+export type FitTarget = 'target_gk_1h' | 'target_rv_24h';
+export const neuralModelKinds: readonly ModelKind[] = ['lstm'];
+
+export interface FitInput {
+  /** Hash of model spec + featureSetId + training window (made in TS). */
+  modelId: string;
+  model: { name: string; kind: ModelKind; params: Record<string, unknown> };
+  target: FitTarget;
+  /** The feature-set Parquet of one series. */
+  features: ObjectRef;
+  featureSetId: string;
+  /** Candidate inputs for models that use "all features" (lightgbm, lstm). */
+  featureColumns: string[];
+  /** Training rows: startTs <= ts < endTs (embargo already applied). */
+  train: { startTs: number; endTs: number };
+  /** Out-of-sample rows: startTs <= ts < endTs. */
+  test: { startTs: number; endTs: number };
+  seed: number;
+  /** Where to write (built by lib/layout.ts). */
+  keys: { model: string; card: string };
+}
+export interface FitResult {
+  modelId: string;
+  modelRef: ObjectRef;
+  cardRef: ObjectRef;
+  reused: boolean;
+  trainRows: number;
+  testRows: number;
+  wallSeconds: number;
+}
+
 /** Activities implemented in Python (workers/trainer.py), typed for workflow code. */
 export interface PythonActivities {
   verifyProbe(input: VerifyProbeInput): Promise<VerifyProbeResult>;
+  /** Statistical and tree models, on the train-cpu queue. */
+  fitModel(input: FitInput): Promise<FitResult>;
+  /** Neural models (lstm), on the gpu queue. */
+  fitNeuralModel(input: FitInput): Promise<FitResult>;
 }

@@ -95,6 +95,20 @@ class ArtifactStore:
             if os.path.exists(tmp):
                 os.remove(tmp)
 
+    def read_key(self, key: str) -> bytes | None:
+        """The current bytes at `key` (not verified: there is no reference yet), or None if absent."""
+        try:
+            resp = self.client.get_object(self.bucket, key)
+        except S3Error as err:
+            if err.code in ("NoSuchKey", "NoSuchBucket"):
+                return None
+            raise
+        try:
+            return resp.read()
+        finally:
+            resp.close()
+            resp.release_conn()
+
     def get_bytes(self, ref: ObjectRef) -> bytes:
         with open(self.get_file(ref), "rb") as f:
             return f.read()

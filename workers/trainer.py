@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from models.catalog import check_implementations, load_catalog, python_activities
+from models.fit import fit_model
 from models.probe import pick_device, verify_probe
 from models.settings import Settings, SettingsError
 from models.store import ArtifactStore, IntegrityError, MissingObjectError
@@ -46,7 +47,21 @@ def build_activities(store: ArtifactStore) -> dict[str, Callable[..., Any]]:
     def verify_probe_activity(inp: dict[str, Any]) -> dict[str, Any]:
         return verify_probe(store, inp, activity.info().attempt, activity.heartbeat, time.sleep)
 
-    return {"verifyProbe": verify_probe_activity}
+    # Model fits (models/fit.py): statistical and tree models on the train-cpu queue, neural nets on
+    # the gpu queue. A kind sent to the wrong one, a missing column or too few rows is a FitError (a
+    # ValueError), hence non-retryable; a re-run after a worker death simply fits again.
+    @activity.defn(name="fitModel")
+    @permanent_errors
+    def fit_model_activity(inp: dict[str, Any]) -> dict[str, Any]:
+        return fit_model(store, inp, activity.heartbeat, activity_name="fitModel")
+
+    @activity.defn(name="fitNeuralModel")
+    @permanent_errors
+    def fit_neural_model_activity(inp: dict[str, Any]) -> dict[str, Any]:
+        return fit_model(store, inp, activity.heartbeat, activity_name="fitNeuralModel", device=pick_device())
+
+    return {"verifyProbe": verify_probe_activity, "fitModel": fit_model_activity,
+            "fitNeuralModel": fit_neural_model_activity}
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -40,10 +40,11 @@ def test_settings_name_the_missing_variable():
 
 def test_catalog_matches_the_trainer():
     catalog = load_catalog()
-    assert python_activities(catalog) == {"verifyProbe": "gpu"}
-    check_implementations(catalog, {"verifyProbe"})
+    assert python_activities(catalog) == {"verifyProbe": "gpu", "fitModel": "trainCpu", "fitNeuralModel": "gpu"}
+    names = {"verifyProbe", "fitModel", "fitNeuralModel"}
+    check_implementations(catalog, names)
     with pytest.raises(RuntimeError, match="rogue"):
-        check_implementations(catalog, {"verifyProbe", "rogue"})
+        check_implementations(catalog, names | {"rogue"})
 
 
 def test_store_round_trip_and_cache(store: ArtifactStore):

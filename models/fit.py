@@ -1,0 +1,123 @@
+"""The fit activities' body: `fit_model(store, input, heartbeat)` (docs/model-contract.md).
+
+1. Validate the input; a wrong kind for the activity, an unknown kind/target or a missing column is a
+   FitError (a ValueError: the worker turns it into a non-retryable ApplicationError).
+2. Idempotent reuse: if `keys.card` exists with the same modelId (and `keys.model` exists), return it
+   with `reused: True` and write nothing.
+3. Load the feature Parquet (sha256-verified), fit the kind, build its ONNX graph, predict the test rows.
+4. Self-check: Python onnxruntime on the test rows equals the trainer's predictions within 1e-5
+   relative, and they are finite and >= 0; otherwise nothing is written (ParityError, permanent).
+5. Write model.onnx, then card.json (the card marks a finished fit). A re-run after a worker death
+   simply fits again: model.onnx is byte-identical for the same input (deterministic fits); the card
+   differs only in wallSeconds.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from . import baselines, gbm, lstm
+from .card import build_card, card_bytes
+from .frame import TARGETS, FitError, Fitted, load_frame
+from .onnx_export import run_onnx
+from .store import ArtifactStore, sha256_of
+
+CPU_KINDS = ("persistence", "ewma", "har_rv", "log_har", "har_x", "garch", "lightgbm")
+NEURAL_KINDS = ("lstm",)
+ACTIVITY_KINDS = {"fitModel": CPU_KINDS, "fitNeuralModel": NEURAL_KINDS}
+PARITY_RTOL = 1e-5
+
+_CPU_FITS: dict[str, Callable[..., Fitted]] = {
+    "persistence": baselines.persistence, "ewma": baselines.ewma, "har_rv": baselines.har_rv,
+    "log_har": baselines.log_har, "har_x": baselines.har_x, "garch": baselines.garch, "lightgbm": gbm.fit,
+}
+
+
+class ParityError(FitError):
+    pass
+
+
+def check_input(inp: dict[str, Any], activity_name: str | None = None) -> None:
+    for k in ("modelId", "model", "target", "features", "featureSetId", "train", "test", "keys"):
+        if k not in inp:
+            raise FitError(f"fit input has no {k!r}")
+    kind = inp["model"].get("kind")
+    if kind not in CPU_KINDS + NEURAL_KINDS:
+        raise FitError(f"unknown model kind {kind!r}; known: {', '.join(CPU_KINDS + NEURAL_KINDS)}")
+    if activity_name is not None and kind not in ACTIVITY_KINDS[activity_name]:
+        other = "fitNeuralModel" if activity_name == "fitModel" else "fitModel"
+        raise FitError(f"model kind {kind!r} is not fitted by {activity_name}; send it to {other}")
+    if inp["target"] not in TARGETS:
+        raise FitError(f"unknown target {inp['target']!r}; known: {', '.join(TARGETS)}")
+    for w in ("train", "test"):
+        if not int(inp[w]["startTs"]) < int(inp[w]["endTs"]):
+            raise FitError(f"{w} window is empty: startTs {inp[w]['startTs']} >= endTs {inp[w]['endTs']}")
+    if int(inp["train"]["endTs"]) > int(inp["test"]["startTs"]):
+        raise FitError("train window ends after the test window starts (look-ahead)")
+
+
+def _reused(store: ArtifactStore, inp: dict[str, Any]) -> dict[str, Any] | None:
+    raw = store.read_key(inp["keys"]["card"])
+    if raw is None:
+        return None
+    try:
+        card = json.loads(raw)
+    except ValueError:
+        return None
+    if card.get("modelId") != inp["modelId"]:
+        return None
+    model = store.read_key(inp["keys"]["model"])
+    if model is None:
+        return None
+    ref = lambda key, data: {"bucket": store.bucket, "key": key, "sha256": sha256_of(data), "size": len(data)}
+    return {"modelId": inp["modelId"], "modelRef": ref(inp["keys"]["model"], model),
+            "cardRef": ref(inp["keys"]["card"], raw), "reused": True, "trainRows": int(card["train"]["rows"]),
+            "testRows": int(card["test"]["rows"]), "wallSeconds": float(card.get("wallSeconds", 0.0))}
+
+
+def self_check(f: Fitted) -> dict[str, Any]:
+    pred = np.asarray(f.test_pred, dtype=np.float64)
+    if not np.all(np.isfinite(pred)) or np.any(pred < 0):
+        raise ParityError(f"trainer predictions on the test rows are not finite and >= 0 ({int(np.sum(~np.isfinite(pred)))} non-finite)")
+    onx = run_onnx(f.onnx, f.test.x)
+    if onx.shape != pred.shape:
+        raise ParityError(f"ONNX returned {onx.shape} predictions for {pred.shape} test rows")
+    rel = np.abs(onx - pred) / np.maximum(np.abs(pred), 1e-30)
+    worst = float(rel.max()) if len(rel) else 0.0
+    if worst > PARITY_RTOL:
+        raise ParityError(f"ONNX (Python onnxruntime) differs from the trainer's predictions: max relative error {worst:.3g} > {PARITY_RTOL}")
+    return {"runtime": "onnxruntime (Python, CPU)", "rows": int(len(rel)), "maxRelError": worst, "tolerance": PARITY_RTOL}
+
+
+def fit_model(store: ArtifactStore, inp: dict[str, Any], heartbeat: Callable[[Any], None],
+              activity_name: str | None = None, device: str | None = None) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    check_input(inp, activity_name)
+    done = _reused(store, inp)
+    if done is not None:
+        heartbeat({"stage": "reused"})
+        return done
+    kind = inp["model"]["kind"]
+    heartbeat({"stage": "load", "kind": kind})
+    df = load_frame(store, inp["features"])
+    heartbeat({"stage": "fit", "kind": kind, "rows": len(df)})
+    if kind in NEURAL_KINDS:
+        if device is None:
+            from .probe import pick_device
+
+            device = pick_device()
+        f = lstm.fit(df, inp, heartbeat, device)
+    else:
+        f = _CPU_FITS[kind](df, inp, heartbeat)
+    check = self_check(f)
+    heartbeat({"stage": "write", "kind": kind})
+    model_ref = store.put_bytes(inp["keys"]["model"], f.onnx, "application/octet-stream")
+    wall = time.perf_counter() - t0
+    card = build_card(inp, f, model_ref["sha256"], check, wall)
+    card_ref = store.put_bytes(inp["keys"]["card"], card_bytes(card), "application/json")
+    heartbeat({"stage": "done", "kind": kind})
+    return {"modelId": inp["modelId"], "modelRef": model_ref, "cardRef": card_ref, "reused": False,
+            "trainRows": f.train_rows, "testRows": len(f.test.idx), "wallSeconds": round(wall, 3)}

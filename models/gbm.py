@@ -1,0 +1,100 @@
+"""LightGBM regression of the log per-bar variance on whatever feature columns are given.
+
+- Inputs: tabular, `params.columns` if given, else the fit input's `featureColumns` (target columns are
+  refused: they are the future). Rows are scorable when every column is non-null.
+- Response: log(max(target^2 / h, floor)), h = 1 (target_gk_1h) or 24 (target_rv_24h), floor = the 1%
+  quantile of the positive training values. Output vol = sqrt(h * exp(pred + smearing bias)), the bias
+  being log(mean(exp(residual))) on the validation span.
+- Early stopping on a validation span carved from the END of the training rows (`validFraction`,
+  default 0.2); the h rows before it are purged from the fitting part so no fitting target overlaps
+  the validation span. The model keeps the trees up to the best iteration.
+- Deterministic: `deterministic`, `force_col_wise`, one thread and the fit's seed; the same input gives
+  the same trees and the same ONNX bytes.
+- ONNX: onnxmltools' converter (TreeEnsembleRegressor, float32 thresholds) with the head appended. The
+  trainer's own predictions come from LightGBM on the float32-cast inputs.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from . import onnx_export as ox
+from .frame import HORIZON, TARGETS, FitError, Fitted, build_rows, require_rows, var_floor
+
+DEFAULTS: dict[str, Any] = {
+    "num_leaves": 15,
+    "learning_rate": 0.05,
+    "num_boost_round": 400,
+    "min_data_in_leaf": 40,
+    "feature_fraction": 0.9,
+    "lambda_l2": 1.0,
+    "early_stopping_rounds": 30,
+    "validFraction": 0.2,
+    "num_threads": 1,
+}
+
+
+def feature_columns(inp: dict[str, Any]) -> list[str]:
+    cols = list(inp["model"].get("params", {}).get("columns") or inp.get("featureColumns") or [])
+    if not cols:
+        raise FitError(f"{inp['model']['kind']}: no feature columns (featureColumns is empty)")
+    leaks = [c for c in cols if c in TARGETS or c.startswith("target_")]
+    if leaks:
+        raise FitError(f"{inp['model']['kind']}: feature columns include target columns {leaks} (look-ahead)")
+    return cols
+
+
+def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None]) -> Fitted:
+    import lightgbm as lgb
+    import onnxmltools
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    target = inp["target"]
+    h = HORIZON[target]
+    p = {**DEFAULTS, **{k: v for k, v in inp["model"].get("params", {}).items() if k != "columns"}}
+    cols = feature_columns(inp)
+    tr, te = build_rows(df, cols, 1, target, inp["train"], inp["test"])
+    require_rows(len(tr.idx), 300, "lightgbm")
+    v = tr.y ** 2 / h
+    yfloor = var_floor(v)
+    y = np.log(np.maximum(v, yfloor))
+    x = tr.x.astype(np.float64)
+    n_val = max(50, int(round(float(p["validFraction"]) * len(y))))
+    n_fit = len(y) - n_val - h
+    require_rows(n_fit, 200, "lightgbm (after carving the validation span)")
+    booster_params = {
+        "objective": "regression", "verbosity": -1, "deterministic": True, "force_col_wise": True,
+        "seed": int(inp.get("seed", 0)), "num_threads": int(p["num_threads"]),
+        **{k: p[k] for k in ("num_leaves", "learning_rate", "min_data_in_leaf", "feature_fraction", "lambda_l2")},
+    }
+    dfit = lgb.Dataset(x[:n_fit], y[:n_fit], feature_name=cols, free_raw_data=False)
+    dval = lgb.Dataset(x[-n_val:], y[-n_val:], reference=dfit)
+
+    def heartbeat(env: Any) -> None:
+        if env.iteration % 25 == 0:
+            beat({"stage": "lightgbm", "iteration": env.iteration})
+
+    booster = lgb.train(booster_params, dfit, num_boost_round=int(p["num_boost_round"]), valid_sets=[dval],
+                        valid_names=["valid"],
+                        callbacks=[lgb.early_stopping(int(p["early_stopping_rounds"]), verbose=False), heartbeat])
+    best = int(booster.best_iteration or booster.current_iteration())
+    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    resid = y[-n_val:] - booster.predict(x[-n_val:])
+    smear = float(np.log(np.mean(np.exp(resid))))
+    head = {"kind": "logvar", "scale": 1.0, "shift": smear + math.log(h)}
+
+    onx = onnxmltools.convert_lightgbm(booster, name="volcast_lightgbm",
+                                       initial_types=[("x", FloatTensorType([None, len(cols)]))],
+                                       target_opset=15)  # the converter supports up to 15
+    model = ox.append_head(onx, head, f"lightgbm {target}")
+    pred = ox.apply_head(booster.predict(te.x.astype(np.float64)), head) if len(te.idx) else np.zeros(0)
+    fitted = {"bestIteration": best, "trees": booster.num_trees(), "validRows": n_val, "fitRows": n_fit,
+              "purgedRows": h, "validRmseLog": float(np.sqrt(np.mean(resid ** 2))), "smearingBias": smear,
+              "response": f"log(max({target}^2 / {h}, {yfloor:.3g}))", "responseFloor": yfloor,
+              "featureImportanceGain": dict(zip(cols, booster.feature_importance("gain").round(6).tolist()))}
+    return Fitted(model, {"kind": "tabular", "columns": cols, "window": 1, "dtype": "float32"},
+                  {**p, "seed": booster_params["seed"]}, fitted, {"head": head, "inputs": "raw (trees)"},
+                  len(tr.idx), te, pred, libraries={"lightgbm": lgb.__version__, "onnxmltools": onnxmltools.__version__})

@@ -1,0 +1,189 @@
+"""ONNX graphs of the models, and their exact float64 NumPy twins (the trainer's own predictions).
+
+Every graph has one float32 input `x` and one float32 output `vol` [N, 1] (docs/model-contract.md).
+
+- Linear / HAR models (persistence, HAR-RV, log-HAR, HAR-X): `x` [N, F] -> per-column transform
+  (identity | log(max(x, floor)) | one-hot of integer levels) -> MatMul + Add -> head.
+- Weighted sums over a window (EWMA, GARCH(1,1) as ARCH(inf)): `x` [N, W, 1] (oldest first) ->
+  Flatten -> MatMul with the lag weights + Add -> head.
+- LightGBM: onnxmltools' TreeEnsemble graph (prediction of log variance), head appended.
+- Heads, turning the raw prediction yhat into volatility over the target horizon:
+    "var":    vol = sqrt(max(yhat, floor) * mult)        (yhat is a per-bar variance)
+    "logvar": vol = exp(0.5 * (scale * yhat + shift))   (yhat is a log variance; shift holds the
+              bias correction and log(horizon))
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+IR_VERSION = 8  # readable by onnxruntime-node 1.30 and Python onnxruntime 1.31
+
+Transform = dict[str, Any]  # {"column", "op": identity|log|onehot, "floor"?, "levels"?}
+Head = dict[str, Any]
+
+
+# ---------- NumPy twins (float64 arithmetic on the float32 inputs) ----------
+
+def design(x: np.ndarray, transforms: list[Transform]) -> np.ndarray:
+    x = x.astype(np.float64)
+    cols = []
+    for j, t in enumerate(transforms):
+        c = x[:, j:j + 1]
+        if t["op"] == "identity":
+            cols.append(c)
+        elif t["op"] == "log":
+            cols.append(np.log(np.maximum(c, np.float64(np.float32(t["floor"])))))
+        elif t["op"] == "onehot":
+            cols.append((c == np.asarray(t["levels"], dtype=np.float64)[None, :]).astype(np.float64))
+        else:
+            raise ValueError(f"unknown transform {t['op']}")
+    return np.concatenate(cols, axis=1) if cols else np.zeros((len(x), 0))
+
+
+def apply_head(yhat: np.ndarray, head: Head) -> np.ndarray:
+    yhat = np.asarray(yhat, dtype=np.float64).reshape(-1)
+    c = lambda v: np.float64(np.float32(v))  # the graph's constants are float32
+    if head["kind"] == "var":
+        return np.sqrt(np.maximum(yhat, c(head["floor"])) * c(head["mult"]))
+    if head["kind"] == "logvar":
+        return np.exp(0.5 * (c(head.get("scale", 1.0)) * yhat + c(head["shift"])))
+    raise ValueError(f"unknown head {head['kind']}")
+
+
+def f32(v: Any) -> np.ndarray:
+    return np.asarray(v, dtype=np.float32)
+
+
+# ---------- graph building ----------
+
+class _G:
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self.n = 0
+
+    def name(self, p: str) -> str:
+        self.n += 1
+        return f"{p}_{self.n}"
+
+    def const(self, p: str, value: np.ndarray) -> str:
+        nm = self.name(p)
+        self.inits.append(numpy_helper.from_array(np.asarray(value), nm))
+        return nm
+
+    def op(self, op_type: str, inputs: list[str], p: str | None = None, out: str | None = None, **attrs: Any) -> str:
+        o = out or self.name(p or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [o], **attrs))
+        return o
+
+
+def _head(g: _G, yhat: str, head: Head) -> str:
+    if head["kind"] == "var":
+        v = g.op("Max", [yhat, g.const("floor", f32([head["floor"]]))])
+        v = g.op("Mul", [v, g.const("mult", f32([head["mult"]]))])
+        return g.op("Sqrt", [v], out="vol")
+    if head["kind"] == "logvar":
+        v = yhat
+        if head.get("scale", 1.0) != 1.0:
+            v = g.op("Mul", [v, g.const("scale", f32([head["scale"]]))])
+        v = g.op("Add", [v, g.const("shift", f32([head["shift"]]))])
+        v = g.op("Mul", [v, g.const("half", f32([0.5]))])
+        return g.op("Exp", [v], out="vol")
+    raise ValueError(f"unknown head {head['kind']}")
+
+
+def _model(g: _G, x_shape: list[Any], doc: str) -> bytes:
+    graph = helper.make_graph(
+        g.nodes, "volcast",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        [helper.make_tensor_value_info("vol", TensorProto.FLOAT, ["N", 1])],
+        initializer=g.inits,
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="volcast",
+                          doc_string=doc)
+    m.ir_version = IR_VERSION
+    onnx.checker.check_model(m, full_check=True)
+    return m.SerializeToString()
+
+
+def linear_graph(transforms: list[Transform], coef: np.ndarray, intercept: float, head: Head, doc: str) -> bytes:
+    """x [N, F] -> transforms -> design @ coef + intercept -> head."""
+    g = _G()
+    parts = []
+    for j, t in enumerate(transforms):
+        c = g.op("Slice", ["x", g.const("s", np.array([j], np.int64)), g.const("e", np.array([j + 1], np.int64)),
+                           g.const("a", np.array([1], np.int64))], "col")
+        if t["op"] == "log":
+            c = g.op("Log", [g.op("Max", [c, g.const("floor", f32([t["floor"]]))])])
+        elif t["op"] == "onehot":
+            eq = g.op("Equal", [c, g.const("levels", f32([t["levels"]]))])
+            c = g.op("Cast", [eq], to=TensorProto.FLOAT)
+        parts.append(c)
+    z = parts[0] if len(parts) == 1 else g.op("Concat", parts, axis=1)
+    yhat = g.op("MatMul", [z, g.const("coef", f32(coef).reshape(-1, 1))])
+    yhat = g.op("Add", [yhat, g.const("intercept", f32([intercept]))])
+    _head(g, yhat, head)
+    return _model(g, ["N", len(transforms)], doc)
+
+
+def lag_sum_graph(window: int, weights: np.ndarray, const: float, head: Head, doc: str,
+                  square: bool = False) -> bytes:
+    """x [N, W, 1] (oldest first) -> sum_p weights[p] * x[:, p, 0]^(2 if square) + const -> head."""
+    g = _G()
+    flat = g.op("Flatten", ["x"], axis=1)
+    if square:
+        flat = g.op("Mul", [flat, flat], "sq")
+    yhat = g.op("MatMul", [flat, g.const("w", f32(weights).reshape(-1, 1))])
+    yhat = g.op("Add", [yhat, g.const("c", f32([const]))])
+    _head(g, yhat, head)
+    return _model(g, ["N", window, 1], doc)
+
+
+def lag_sum_numpy(x: np.ndarray, weights: np.ndarray, const: float, square: bool = False) -> np.ndarray:
+    w = f32(weights).astype(np.float64)
+    v = x[:, :, 0].astype(np.float64)
+    return (v * v if square else v) @ w + np.float64(np.float32(const))
+
+
+def append_head(model: onnx.ModelProto, head: Head, doc: str) -> bytes:
+    """Rename the single input to `x`, take the single output as yhat [N, 1] and append the head."""
+    graph = model.graph
+    old_in = graph.input[0].name
+    if old_in != "x":
+        for node in graph.node:
+            node.input[:] = ["x" if i == old_in else i for i in node.input]
+        graph.input[0].name = "x"
+    yhat = graph.output[0].name
+    g = _G()
+    g.n = 1000
+    _head(g, yhat, head)
+    graph.node.extend(g.nodes)
+    graph.initializer.extend(g.inits)
+    del graph.output[:]
+    graph.output.extend([helper.make_tensor_value_info("vol", TensorProto.FLOAT, ["N", 1])])
+    model.doc_string = doc
+    onnx.checker.check_model(model, full_check=True)
+    return model.SerializeToString()
+
+
+def run_onnx(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
+    """Python onnxruntime on CPU, one thread: the trainer's self-check."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
+    if len(x) == 0:
+        return np.zeros(0)
+    out = sess.run(["vol"], {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
+    return np.asarray(out, dtype=np.float64).reshape(-1)
+
+
+def linear_numpy(x: np.ndarray, transforms: list[Transform], coef: np.ndarray, intercept: float) -> np.ndarray:
+    return design(x, transforms) @ f32(coef).astype(np.float64) + np.float64(np.float32(intercept))
