@@ -51,12 +51,55 @@ export const volcastConfig = {
   },
   // A forecast from data older than this fails clearly instead of pretending to be current.
   scoring: { maxDataAgeMinutes: 120 },
+  // The default walk-forward (volcast train without --protocol). Embargo: at least the target horizon.
   walkForward: {
-    firstTrainBars: 24 * 170,
+    firstTrainBars: 24 * 365,
     testBars: 240,
     stepBars: 240,
     window: 'expanding',
-    embargoBars: 24,
+    embargoBars: 0,
+  },
+  // Every model the protocols may use: kind and hyper-parameters (the trainer fills in its defaults).
+  models: {
+    persistence: { kind: 'persistence', params: {} },
+    ewma: { kind: 'ewma', params: { lambda: 0.94 } },
+    har_rv: { kind: 'har_rv', params: {} },
+    log_har: { kind: 'log_har', params: {} },
+    har_x: { kind: 'har_x', params: {} },
+    garch: { kind: 'garch', params: {} },
+    lightgbm: { kind: 'lightgbm', params: { num_leaves: 15, learning_rate: 0.05, num_boost_round: 400, early_stopping_rounds: 30 } },
+    lstm: { kind: 'lstm', params: { window: 24, hidden: 16, epochs: 30, patience: 5 } },
+  },
+  protocols: {
+    // (a) The seed's protocol: the last 180 days, train on the first 170, test on the last 10, next-bar GK volatility.
+    a: {
+      description: "seed protocol: last 180 days, train 170 days, test 10 days, next-bar Garman-Klass volatility",
+      targets: ['target_gk_1h'],
+      lookbackBars: 180 * 24,
+      walkForward: { firstTrainBars: 170 * 24, testBars: 240, stepBars: 240, window: 'rolling', embargoBars: 0, folds: 1 },
+      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'lstm'],
+      seed: 7,
+    },
+    // (b) Multi-year walk-forward on next-24h realized volatility: one-year rolling training
+    // windows, 90-day test windows stepping by 90 days over every year of data (quarterly rather than
+    // monthly steps, so the neural fits stay within a working day on 2 CPU cores; same rows scored).
+    b: {
+      description: 'multi-year walk-forward: 1-year rolling train, 90-day test windows every 90 days, next-24h realized volatility',
+      targets: ['target_rv_24h'],
+      lookbackBars: null,
+      walkForward: { firstTrainBars: 365 * 24, testBars: 90 * 24, stepBars: 90 * 24, window: 'rolling', embargoBars: 24 },
+      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'lstm'],
+      seed: 7,
+    },
+    // What the daily schedule (and the main job) runs: protocol (a)'s split on both targets.
+    scheduled: {
+      description: 'daily retraining: last 180 days, train 170, test the last 10, both targets',
+      targets: ['target_gk_1h', 'target_rv_24h'],
+      lookbackBars: 180 * 24,
+      walkForward: { firstTrainBars: 170 * 24, testBars: 240, stepBars: 240, window: 'rolling', embargoBars: 0, folds: 1 },
+      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'lstm'],
+      seed: 7,
+    },
   },
   promotion: {
     primaryLoss: 'qlike',

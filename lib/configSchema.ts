@@ -21,6 +21,21 @@ const schedule = z
   })
   .strict();
 export const targetNames = ['target_gk_1h', 'target_rv_24h'] as const;
+export const modelKinds = [
+  'persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost',
+  'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net',
+] as const;
+const walkForward = z
+  .object({
+    firstTrainBars: z.number().int().positive(),
+    testBars: z.number().int().positive(),
+    stepBars: z.number().int().positive(),
+    window: z.enum(['expanding', 'rolling']),
+    embargoBars: z.number().int().nonnegative(),
+    /** Anchor `folds` test windows at the end of the data instead of tiling from the start. */
+    folds: z.number().int().positive().optional(),
+  })
+  .strict();
 
 export const configSchema = z
   .object({
@@ -56,15 +71,25 @@ export const configSchema = z
     targets: z.array(z.enum(targetNames)).min(1),
     schedules: z.object({ score: schedule, train: schedule }).strict(),
     scoring: z.object({ maxDataAgeMinutes: z.number().int().positive() }).strict(),
-    walkForward: z
-      .object({
-        firstTrainBars: z.number().int().positive(),
-        testBars: z.number().int().positive(),
-        stepBars: z.number().int().positive(),
-        window: z.enum(['expanding', 'rolling']),
-        embargoBars: z.number().int().nonnegative(),
-      })
-      .strict(),
+    walkForward,
+    models: z.record(
+      z.string().regex(/^[a-z][a-z0-9_]*$/, 'model names: lower-case letters, digits, _'),
+      z.object({ kind: z.enum(modelKinds), params: z.record(z.string(), z.unknown()) }).strict(),
+    ),
+    protocols: z.record(
+      z.string().regex(/^[a-z][a-z0-9_]*$/),
+      z
+        .object({
+          description: z.string(),
+          targets: z.array(z.enum(targetNames)).min(1),
+          /** Use only the last N bars of history (null: all of it). */
+          lookbackBars: z.number().int().positive().nullable(),
+          walkForward,
+          models: z.array(z.string()).min(1),
+          seed: z.number().int().nonnegative(),
+        })
+        .strict(),
+    ),
     promotion: z
       .object({
         primaryLoss: z.enum(['qlike', 'mse']),
@@ -78,6 +103,14 @@ export const configSchema = z
     const names = Object.values(c.taskQueues);
     if (new Set(names).size !== names.length) {
       ctx.addIssue({ code: 'custom', path: ['taskQueues'], message: 'task queue names must be distinct' });
+    }
+    for (const [name, p] of Object.entries(c.protocols)) {
+      p.models.forEach((m, i) => {
+        if (!(m in c.models)) ctx.addIssue({ code: 'custom', path: ['protocols', name, 'models', i], message: `unknown model ${m} (not in models)` });
+      });
+    }
+    if (!('scheduled' in c.protocols)) {
+      ctx.addIssue({ code: 'custom', path: ['protocols'], message: 'a "scheduled" protocol is required: the daily training schedule runs it' });
     }
     if (c.minio.port === c.minio.consolePort) {
       ctx.addIssue({ code: 'custom', path: ['minio', 'consolePort'], message: 'must differ from minio.port' });

@@ -5,6 +5,7 @@
 import { ScheduleNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import type { VolcastConfig } from './config';
+import { resolveProtocol } from './protocols';
 
 export type ScheduleName = 'score' | 'train';
 
@@ -28,7 +29,11 @@ export function scheduleSpecs(cfg: VolcastConfig, idPrefix = 'volcast'): Schedul
       name,
       scheduleId: `${idPrefix}-${name}`,
       workflowType: name,
-      args: [name === 'score' ? { ...series, maxDataAgeMinutes: cfg.scoring.maxDataAgeMinutes } : { ...series, protocol: 'scheduled' }],
+      args: [
+        name === 'score'
+          ? { ...series, maxDataAgeMinutes: cfg.scoring.maxDataAgeMinutes }
+          : { exchange: series.exchange, symbols: series.symbols, timeframe: series.timeframe, protocol: resolveProtocol(cfg, 'scheduled') },
+      ],
       cron: s.cron,
       paused: s.paused,
       overlap: s.overlap,

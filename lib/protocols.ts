@@ -1,0 +1,45 @@
+/**
+ * Evaluation protocols from config, resolved into the plain object a train workflow receives
+ * (workflow code cannot read config): targets, history span, walk-forward spec, model specs, seed.
+ */
+import type { VolcastConfig } from './config';
+import type { WalkForwardSpec } from './walkForward';
+
+export interface ModelSpec {
+  name: string;
+  kind: string;
+  params: Record<string, unknown>;
+}
+
+export interface ResolvedProtocol {
+  name: string;
+  description: string;
+  targets: string[];
+  lookbackBars: number | null;
+  walkForward: WalkForwardSpec & { folds?: number };
+  models: ModelSpec[];
+  seed: number;
+}
+
+/** Kinds trained by PyTorch on the GPU queue; the rest fit on volcast-train-cpu. */
+export const NEURAL_KINDS = new Set(['lstm', 'lstm_jump', 'bilstm_attn', 'sph_net']);
+
+export function fitActivityFor(kind: string): 'fitModel' | 'fitNeuralModel' {
+  return NEURAL_KINDS.has(kind) ? 'fitNeuralModel' : 'fitModel';
+}
+
+export function resolveProtocol(cfg: VolcastConfig, name: string, overrides: { models?: string[]; targets?: string[] } = {}): ResolvedProtocol {
+  const p = cfg.protocols[name];
+  if (!p) throw new Error(`unknown protocol ${JSON.stringify(name)}: configured are ${Object.keys(cfg.protocols).join(', ')}`);
+  const names = overrides.models ?? p.models;
+  for (const m of names) if (!cfg.models[m]) throw new Error(`unknown model ${JSON.stringify(m)}: configured are ${Object.keys(cfg.models).join(', ')}`);
+  return {
+    name,
+    description: p.description,
+    targets: overrides.targets ?? p.targets,
+    lookbackBars: p.lookbackBars,
+    walkForward: p.walkForward,
+    models: names.map((m) => ({ name: m, kind: cfg.models[m]!.kind, params: cfg.models[m]!.params })),
+    seed: p.seed,
+  };
+}
