@@ -57,7 +57,14 @@ export function linesSpec(title: string, points: SeriesPoint[], yTitle: string, 
 }
 
 export function scatterSpec(title: string, points: { actual: number; forecast: number }[], lo: number, hi: number): Spec {
-  const axis = (field: string, t: string) => ({ field, type: 'quantitative', title: t, scale: { type: 'log', domain: [lo, hi] } });
+  const axis = (field: string, t: string) => ({
+    field,
+    type: 'quantitative',
+    title: t,
+    scale: { type: 'log', domain: [lo, hi] },
+    // Log axes label every minor tick by default: thin them out.
+    axis: { labelOverlap: 'greedy', tickCount: 5, format: '.3~f' },
+  });
   return {
     title,
     width: 460,
