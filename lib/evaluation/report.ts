@@ -1,0 +1,203 @@
+/**
+ * runs/{runId}/report/index.html: one self-contained page (inline CSS and SVG, no scripts, no
+ * network) with the leaderboard, per-fold QLIKE, parity, and the plots.
+ */
+import { intervalBounds, INTERVAL_Z, qlikeTerm } from '../metrics';
+import type { Aligned } from './compute';
+import { histogramSpec, intervalSpec, linesSpec, renderSvg, scatterSpec, type BandPoint, type SeriesPoint } from './plots';
+import type { MetricsDocument, ModelReport } from './types';
+
+const TEN_DAYS_MS = 10 * 86_400_000;
+const MAX_SCATTER = 3000;
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+function num(x: number | null | undefined, digits = 4): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '—';
+  const a = Math.abs(x);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(digits - 1) : x.toFixed(digits);
+}
+
+function pct(x: number | null | undefined): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? '—' : `${(100 * x).toFixed(1)}%`;
+}
+
+function pval(p: number | null | undefined): string {
+  if (p === null || p === undefined) return '—';
+  return p < 1e-4 ? '<1e-4' : p.toFixed(4);
+}
+
+function leaderboardTable(doc: MetricsDocument): string {
+  const byName = new Map(doc.models.map((m) => [m.name, m]));
+  const head = ['#', 'model', 'kind', 'role', 'rows', 'QLIKE', 'MSE (var)', 'RMSE', 'MAE', 'MAPE', 'R²', 'MZ α', 'MZ β', 'MZ R²', 'direction', 'cov 80%', 'cov 95%', 'DM vs HAR-RV', 'DM vs champion', 'parity'];
+  const rows = doc.leaderboard.map((r) => {
+    const m = byName.get(r.model)!;
+    const o = m.overall;
+    const iv = o.intervals;
+    const dm = (x: { statistic: number | null; pValue: number | null } | null) => (x ? `${num(x.statistic, 3)} (p ${pval(x.pValue)})` : '—');
+    const cls = [doc.bestBaseline?.model === r.model ? 'best-baseline' : '', r.rank === 1 ? 'leader' : '', r.parityPassed ? '' : 'parity-fail'].filter(Boolean).join(' ');
+    const cells = [
+      String(r.rank),
+      `${esc(r.model)}${doc.bestBaseline?.model === r.model ? ' <span class="tag">best baseline</span>' : ''}`,
+      esc(r.kind),
+      r.role,
+      String(r.rows),
+      num(o.qlike),
+      num(o.mseVariance, 3),
+      num(o.rmse),
+      num(o.mae),
+      pct(o.mape),
+      num(o.r2, 3),
+      num(o.mincerZarnowitz.alpha, 3),
+      num(o.mincerZarnowitz.beta, 3),
+      num(o.mincerZarnowitz.r2, 3),
+      pct(o.direction.accuracy),
+      iv ? pct(iv[0]!.coverage) : '—',
+      iv ? pct(iv[1]!.coverage) : '—',
+      dm(r.dmVsHarRv),
+      dm(r.dmVsChampion),
+      r.parityPassed ? '<span class="ok">passed</span>' : '<span class="bad">FAILED</span>',
+    ];
+    return `<tr class="${cls}">${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
+  });
+  return `<table class="board"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
+}
+
+function foldTable(doc: MetricsDocument): string {
+  const head = ['model', ...doc.folds.map((f) => `fold ${f.fold}`), 'overall'];
+  const rows = doc.leaderboard.map((r) => {
+    const m = doc.models.find((x) => x.name === r.model)!;
+    return `<tr><td>${esc(m.name)}</td>${m.perFold.map((p) => `<td>${num(p.metrics.qlike)}</td>`).join('')}<td><b>${num(m.overall.qlike)}</b></td></tr>`;
+  });
+  const counts = `<tr class="muted"><td>common rows</td>${doc.commonRows.perFold.map((p) => `<td>${p.rows}</td>`).join('')}<td>${doc.commonRows.overall}</td></tr>`;
+  return `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}${counts}</tbody></table>`;
+}
+
+function parityTable(doc: MetricsDocument): string {
+  const rows = doc.models.flatMap((m) =>
+    m.parity.map(
+      (p) =>
+        `<tr class="${p.passed ? '' : 'parity-fail'}"><td>${esc(m.name)}</td><td>${p.fold}</td><td><code>${esc(p.modelId)}</code></td><td>${num(p.maxRelError, 3)}</td><td>${p.passed ? '<span class="ok">passed</span>' : `<span class="bad">FAILED</span> ${esc(p.reason ?? '')}`}</td></tr>`,
+    ),
+  );
+  return `<table><thead><tr><th>model</th><th>fold</th><th>modelId</th><th>max rel. error</th><th>parity</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function regimeTables(doc: MetricsDocument): string {
+  const withRegime = doc.leaderboard.map((r) => doc.models.find((m) => m.name === r.model)!).filter((m) => m.overall.regime);
+  if (!withRegime.length) return '';
+  const rows = withRegime.map((m) => {
+    const g = m.overall.regime!;
+    const conf = g.confusion.map((row) => row.join(' / ')).join(' | ');
+    return `<tr><td>${esc(m.name)}</td><td>${pct(g.accuracy)}</td><td>${num(g.macroF1, 3)}</td><td><code>${conf}</code></td></tr>`;
+  });
+  return `<h2>Regime class</h2><p class="muted">confusion rows = actual low / medium / high, columns = forecast</p><table><thead><tr><th>model</th><th>accuracy</th><th>macro F1</th><th>confusion</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+/** The models the plots focus on: the leader, the best baseline, HAR-RV and the champion. */
+function featured(doc: MetricsDocument): string[] {
+  const names = [doc.leaderboard[0]?.model, doc.bestBaseline?.model, doc.champion, doc.harRv].filter((x): x is string => !!x);
+  return [...new Set(names)].filter((n) => doc.models.some((m) => m.name === n)).slice(0, 4);
+}
+
+async function plots(doc: MetricsDocument, al: Aligned): Promise<string[]> {
+  const out: string[] = [];
+  if (!al.ts.length) return out;
+  const names = featured(doc);
+  const lastTs = al.ts[al.ts.length - 1]!;
+  const recent = al.ts.map((t, i) => i).filter((i) => al.ts[i]! > lastTs - TEN_DAYS_MS);
+  const pts: SeriesPoint[] = recent.map((i) => ({ ts: al.ts[i]!, series: 'actual', value: al.actual[i]! }));
+  for (const n of names) for (const i of recent) pts.push({ ts: al.ts[i]!, series: n, value: al.byModel.get(n)!.forecast[i]! });
+  out.push(await renderSvg(linesSpec('Actual vs forecast, last 10 days', pts, 'volatility')));
+
+  const leader = doc.leaderboard[0]!.model;
+  const f = al.byModel.get(leader)!.forecast;
+  const step = Math.max(1, Math.ceil(al.ts.length / MAX_SCATTER));
+  const sc = al.ts.map((_, i) => i).filter((i) => i % step === 0 && al.actual[i]! > 0 && f[i]! > 0).map((i) => ({ actual: al.actual[i]!, forecast: f[i]! }));
+  const vals = sc.flatMap((p) => [p.actual, p.forecast]);
+  const lo = Math.min(...vals);
+  const hi = Math.max(...vals);
+  const scatter = sc.length ? await renderSvg(scatterSpec(`Forecast vs realized: ${leader} (log-log, dashed = perfect)`, sc, lo, hi)) : '';
+  const hist: { series: string; value: number }[] = [];
+  for (const n of names.slice(0, 2)) {
+    const fc = al.byModel.get(n)!.forecast;
+    al.actual.forEach((a, i) => {
+      if (a > 0 && fc[i]! > 0) hist.push({ series: n, value: Math.log(fc[i]! / a) });
+    });
+  }
+  const histogram = hist.length ? await renderSvg(histogramSpec('Forecast error distribution', hist)) : '';
+  out.push(`<div class="row">${scatter}${histogram}</div>`);
+
+  const win = Math.min(72, Math.max(1, Math.floor(al.ts.length / 10)));
+  const roll: SeriesPoint[] = [];
+  for (const n of names) {
+    const fc = al.byModel.get(n)!.forecast;
+    let s = 0;
+    const q = al.actual.map((a, i) => qlikeTerm(a, fc[i]!));
+    q.forEach((v, i) => {
+      s += v;
+      if (i >= win) s -= q[i - win]!;
+      if (i >= win - 1) roll.push({ ts: al.ts[i]!, series: n, value: s / win });
+    });
+  }
+  out.push(await renderSvg(linesSpec(`Rolling QLIKE (mean over ${win} rows, all folds; lower is better)`, roll, 'QLIKE')));
+
+  const withSigma = doc.leaderboard.map((r) => r.model).find((n) => al.byModel.get(n)!.sigma);
+  if (withSigma) {
+    const m = al.byModel.get(withSigma)!;
+    const bands: BandPoint[] = recent.map((i) => {
+      const [lo80, hi80] = intervalBounds(m.forecast[i]!, m.sigma![i]!, INTERVAL_Z['80']);
+      const [lo95, hi95] = intervalBounds(m.forecast[i]!, m.sigma![i]!, INTERVAL_Z['95']);
+      return { ts: al.ts[i]!, actual: al.actual[i]!, forecast: m.forecast[i]!, lo80, hi80, lo95, hi95 };
+    });
+    out.push(await renderSvg(intervalSpec(`${withSigma}: 80% and 95% intervals, last 10 days (dots = realized)`, bands)));
+  }
+  return out;
+}
+
+const CSS = `
+body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1400px}
+h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
+table{border-collapse:collapse;font-size:12px;margin:8px 0}th,td{border:1px solid #ddd;padding:4px 7px;text-align:right;white-space:nowrap}
+th{background:#f4f4f4}td:nth-child(2),td:first-child{text-align:left}
+.board td:nth-child(2),.board td:nth-child(3),.board td:nth-child(4){text-align:left}
+tr.leader td{font-weight:bold}tr.best-baseline{background:#fff8e1}tr.parity-fail{background:#fdecea}
+.tag{background:#f0ad4e;color:#fff;border-radius:3px;padding:0 4px;font-size:10px;font-weight:normal}
+.ok{color:#2e7d32}.bad{color:#c62828;font-weight:bold}.muted{color:#777}
+.row{display:flex;gap:24px;flex-wrap:wrap}svg{max-width:100%;height:auto}dl{font-size:12px}dt{font-weight:bold;margin-top:6px}
+.scroll{overflow-x:auto}`;
+
+export async function buildReport(doc: MetricsDocument, al: Aligned): Promise<string> {
+  const s = doc.series;
+  const leader = doc.leaderboard[0];
+  const summary = leader
+    ? `Leader <b>${esc(leader.model)}</b> (QLIKE ${num(leader.qlike)})${doc.bestBaseline ? `; best baseline <b>${esc(doc.bestBaseline.model)}</b> (QLIKE ${num(doc.bestBaseline.qlike)})` : ''}${doc.champion ? `; champion <b>${esc(doc.champion)}</b>` : ''}.`
+    : 'No model produced a prediction.';
+  const figures = await plots(doc, al);
+  const defs = Object.entries(doc.definitions)
+    .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`)
+    .join('');
+  const failing = doc.models.filter((m: ModelReport) => !m.parityPassed).map((m) => esc(m.name));
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>volcast run ${esc(doc.runId)}</title><style>${CSS}</style></head>
+<body>
+<h1>volcast evaluation: ${esc(s.exchange)} ${esc(s.symbol)} ${esc(s.timeframe)}, ${esc(doc.target)}</h1>
+<p class="muted">run <code>${esc(doc.runId)}</code> · ${doc.folds.length} walk-forward folds · ${doc.commonRows.overall} common out-of-sample rows · horizon ${doc.horizonBars} bar(s)</p>
+<p>${summary}${failing.length ? ` <span class="bad">Parity failed: ${failing.join(', ')} (never promotable).</span>` : ''}</p>
+<h2>Leaderboard (sorted by QLIKE, all folds)</h2>
+<div class="scroll">${leaderboardTable(doc)}</div>
+<p class="muted">DM: statistic (two-sided p-value); negative = the row's model has lower QLIKE than the reference.</p>
+<h2>Plots</h2>
+${figures.join('\n')}
+<h2>QLIKE per fold</h2>
+${foldTable(doc)}
+${regimeTables(doc)}
+<h2>ONNX parity</h2>
+${parityTable(doc)}
+<h2>Definitions</h2>
+<dl>${defs}</dl>
+</body></html>
+`;
+}

@@ -1,0 +1,129 @@
+/**
+ * The evaluate stage: scores every model's ONNX on its fold's test rows, records parity into each
+ * card, computes metrics over the concatenated out-of-sample predictions, and writes
+ * runs/{runId}/oos.parquet, metrics.json and report/index.html. Deterministic: the same input writes
+ * the same objects (no clocks in any output), so a retried activity is harmless.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { queryRows, sqlString, withDuck } from '../duckdb';
+import { layout } from '../layout';
+import { checkParity, scoreModel } from '../scoring';
+import { readCard, writeParity } from '../scoring/cards';
+import type { ArtifactStore } from '../store';
+import { commonRows, computeMetrics, type ModelPredictions } from './compute';
+import { barMs, EvaluationInputError, horizonBars, isBaselineKind } from './horizon';
+import { writeOosParquet, type OosRow } from './oos';
+import { buildReport } from './report';
+import type { EvalModel, EvaluateInput, EvaluateResult, MetricsDocument, ModelRole } from './types';
+
+export type Beat = (detail: Record<string, unknown>) => void;
+
+interface Job extends EvalModel {
+  role: ModelRole;
+}
+
+function validate(input: EvaluateInput): Job[] {
+  const folds = new Set(input.folds.map((f) => f.fold));
+  if (folds.size !== input.folds.length) throw new EvaluationInputError('fold numbers must be unique');
+  for (const f of input.folds) {
+    if (!(f.test.startTs < f.test.endTs)) throw new EvaluationInputError(`fold ${f.fold}: test.startTs must be < test.endTs`);
+  }
+  if (!input.models.length) throw new EvaluationInputError('no model to evaluate');
+  const championName = input.champion?.models?.length ? `champion:${input.champion.name}` : null;
+  const jobs: Job[] = [
+    ...input.models.map((m) => ({ ...m, role: (isBaselineKind(m.kind) ? 'baseline' : 'challenger') as ModelRole })),
+    ...(input.champion?.models ?? []).map((m) => ({ ...m, name: championName!, role: 'champion' as const })),
+  ];
+  const seen = new Set<string>();
+  for (const j of jobs) {
+    if (!folds.has(j.fold)) throw new EvaluationInputError(`model ${j.name}: fold ${j.fold} is not one of the run's folds`);
+    const k = `${j.name}\u0000${j.fold}`;
+    if (seen.has(k)) throw new EvaluationInputError(`model ${j.name} appears twice for fold ${j.fold}`);
+    seen.add(k);
+  }
+  const kinds = new Map<string, string>();
+  for (const j of jobs) {
+    if (kinds.has(j.name) && kinds.get(j.name) !== j.kind) throw new EvaluationInputError(`model ${j.name} has two kinds: ${kinds.get(j.name)}, ${j.kind}`);
+    kinds.set(j.name, j.kind);
+  }
+  if (input.champion && !championName && !input.models.some((m) => m.name === input.champion!.name)) {
+    throw new EvaluationInputError(`champion ${input.champion.name} is neither a model of the run nor given with its own artifacts`);
+  }
+  return jobs;
+}
+
+async function readActual(featuresPath: string, target: string): Promise<Map<number, number | null>> {
+  return withDuck(async (db) => {
+    const cols = (await queryRows<{ column_name: string }>(db, `DESCRIBE SELECT * FROM read_parquet(${sqlString(featuresPath)})`)).map((r) => r.column_name);
+    if (!cols.includes(target)) throw new EvaluationInputError(`the feature set has no target column ${target}`);
+    const reader = await db.runAndReadAll(`SELECT ts, CAST("${target.replaceAll('"', '""')}" AS DOUBLE) FROM read_parquet(${sqlString(featuresPath)}) ORDER BY ts`);
+    const [ts, v] = reader.getColumnsJS() as [bigint[], (number | null)[]];
+    return new Map(ts.map((t, i) => [Number(t), v[i] ?? null]));
+  });
+}
+
+export async function evaluateRun(store: ArtifactStore, input: EvaluateInput, beat: Beat = () => {}): Promise<EvaluateResult> {
+  const jobs = validate(input);
+  const bar = barMs(input.series.timeframe);
+  const horizon = horizonBars(input.target, input.series.timeframe);
+  const featuresPath = await store.getFile(input.featuresRef);
+  const actual = await readActual(featuresPath, input.target);
+  const windows = new Map(input.folds.map((f) => [f.fold, f.test]));
+
+  const byName = new Map<string, ModelPredictions>();
+  const parityOut: EvaluateResult['parity'] = [];
+  for (const [n, job] of jobs.entries()) {
+    beat({ stage: 'score', model: job.name, fold: job.fold, done: n, of: jobs.length });
+    const { card, sourceSha256 } = await readCard(store, job.cardRef);
+    if (card.target !== input.target) throw new EvaluationInputError(`model ${job.name} fold ${job.fold} predicts ${card.target}, the run evaluates ${input.target}`);
+    const window = windows.get(job.fold)!;
+    const modelPath = await store.getFile(job.modelRef);
+    const scored = await scoreModel({
+      modelPath,
+      modelSha256: job.modelRef.sha256,
+      card,
+      featuresPath,
+      window,
+      onBatch: (done, total) => beat({ stage: 'score', model: job.name, fold: job.fold, rows: done, of: total }),
+    });
+    const parity = checkParity(scored, card, window, sourceSha256);
+    const cardRef = await writeParity(store, job.cardRef, card, parity);
+    parityOut.push({ name: job.name, fold: job.fold, modelId: job.modelId, cardRef, passed: parity.passed });
+    const entry = byName.get(job.name) ?? { name: job.name, kind: job.kind, role: job.role, rows: [], parity: [] };
+    scored.ts.forEach((ts, i) => entry.rows.push({ ts, fold: job.fold, forecast: scored.vol[i]!, sigma: scored.sigma ? scored.sigma[i]! : null }));
+    entry.parity.push({ fold: job.fold, modelId: job.modelId, cardRef, passed: parity.passed, maxRelError: parity.maxRelError, reason: parity.reason });
+    byName.set(job.name, entry);
+  }
+  const models = [...byName.values()];
+  for (const m of models) m.rows.sort((a, b) => a.ts - b.ts);
+
+  beat({ stage: 'metrics' });
+  const harRv = models.find((m) => m.name === 'har_rv')?.name ?? models.find((m) => m.kind === 'har_rv')?.name ?? null;
+  const champion = input.champion ? (input.champion.models?.length ? `champion:${input.champion.name}` : input.champion.name) : null;
+  const computeInput = { models, actual, folds: input.folds, horizonBars: horizon, barMs: bar, harRv, champion, regimeThresholds: input.regimeThresholds };
+  const doc: MetricsDocument = {
+    runId: input.runId,
+    series: input.series,
+    target: input.target,
+    featuresRef: input.featuresRef,
+    ...computeMetrics(computeInput),
+  };
+
+  beat({ stage: 'write' });
+  const dir = await mkdtemp(join(tmpdir(), 'volcast-eval-'));
+  try {
+    const oos: OosRow[] = models.flatMap((m) => m.rows.map((r) => ({ ts: r.ts, fold: r.fold, model: m.name, actual: actual.get(r.ts) ?? null, forecast: r.forecast, sigma: r.sigma })));
+    const oosPath = join(dir, 'oos.parquet');
+    await writeOosParquet(oosPath, oos);
+    const oosRef = await store.putFile(layout.run(input.runId, 'oos.parquet'), oosPath, 'application/vnd.apache.parquet');
+    const metricsRef = await store.putJson(layout.run(input.runId, 'metrics.json'), doc);
+    beat({ stage: 'report' });
+    const html = await buildReport(doc, commonRows(computeInput));
+    const reportRef = await store.putBuffer(layout.run(input.runId, 'report/index.html'), html, 'text/html; charset=utf-8');
+    return { runId: input.runId, oosRef, metricsRef, reportRef, leaderboard: doc.leaderboard, bestBaseline: doc.bestBaseline, parity: parityOut };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

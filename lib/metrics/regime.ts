@@ -1,0 +1,49 @@
+/**
+ * Regime classification metrics. The regime of a volatility v with thresholds (q1, q2), fit on a
+ * training window by the features stage (lib/features/regime.ts, fitRegimeThresholds), is
+ *   0 = low (v ≤ q1), 1 = medium (q1 < v ≤ q2), 2 = high (v > q2)
+ * — the same rule as labelRegime there. The forecast's class is the regime of the forecast volatility,
+ * the true class the regime of the realized one.
+ */
+import { assertPaired, MetricInputError } from './stats';
+
+export interface RegimeThresholds {
+  q1: number;
+  q2: number;
+}
+
+export interface RegimeMetrics {
+  rows: number;
+  accuracy: number;
+  /** Mean of the per-class F1 over the classes present in the actual or forecast labels. */
+  macroF1: number;
+  /** confusion[actual][forecast], classes 0 = low, 1 = medium, 2 = high. */
+  confusion: number[][];
+}
+
+export function regimeOf(v: number, t: RegimeThresholds): 0 | 1 | 2 {
+  return v <= t.q1 ? 0 : v <= t.q2 ? 1 : 2;
+}
+
+export function regimeMetrics(actualVol: readonly number[], forecastVol: readonly number[], t: RegimeThresholds): RegimeMetrics {
+  assertPaired(actualVol, forecastVol);
+  if (!(t.q1 <= t.q2)) throw new MetricInputError(`regime thresholds must satisfy q1 <= q2, got ${t.q1}, ${t.q2}`);
+  const confusion = [0, 1, 2].map(() => [0, 0, 0]);
+  actualVol.forEach((a, i) => confusion[regimeOf(a, t)]![regimeOf(forecastVol[i]!, t)]!++);
+  const n = actualVol.length;
+  const correct = confusion[0]![0]! + confusion[1]![1]! + confusion[2]![2]!;
+  const f1s: number[] = [];
+  for (let c = 0; c < 3; c++) {
+    const tp = confusion[c]![c]!;
+    const actualC = confusion[c]!.reduce((s, x) => s + x, 0);
+    const predC = confusion.reduce((s, row) => s + row[c]!, 0);
+    if (actualC + predC === 0) continue;
+    f1s.push((2 * tp) / (actualC + predC));
+  }
+  return {
+    rows: n,
+    accuracy: n ? correct / n : Number.NaN,
+    macroF1: f1s.length ? f1s.reduce((s, x) => s + x, 0) / f1s.length : Number.NaN,
+    confusion,
+  };
+}
