@@ -9,11 +9,7 @@
  * champion (recorded as such), so scoring has an honest model from the first run; any model must
  * then beat it through the full gates.
  */
-export const BASELINE_KINDS = ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch'] as const;
-
-export function isBaseline(kind: string): boolean {
-  return (BASELINE_KINDS as readonly string[]).includes(kind);
-}
+import { isBaselineKind as isBaseline } from './evaluation/horizon';
 
 export interface Contender {
   name: string;
@@ -44,6 +40,8 @@ export function decidePromotion(input: {
   champion: { modelId: string; name: string; loss: number | null } | null;
   unresolvedDataFlags: string[];
   gates: GateConfig;
+  /** The evaluation's best baseline (chosen on the validation folds); default: the lowest loss. */
+  bestBaseline?: string | null;
 }): Decision {
   const { contenders, champion, unresolvedDataFlags, gates } = input;
   const reasons: string[] = [];
@@ -57,7 +55,7 @@ export function decidePromotion(input: {
   if (!ranked.length) return none('no model passed parity with a finite loss');
 
   const baselines = ranked.filter((c) => isBaseline(c.kind));
-  const bestBaseline = baselines[0];
+  const bestBaseline = baselines.find((b) => b.name === input.bestBaseline) ?? baselines[0];
   const best = ranked[0]!;
   if (!bestBaseline) return none('no baseline passed parity: nothing to judge a challenger against');
   reasons.push(`best baseline: ${bestBaseline.name} (loss ${bestBaseline.loss.toPrecision(6)})`);

@@ -46,7 +46,7 @@ export const DEFINITIONS: Record<string, string> = {
     'share of rows with sign(forecast − prev) = sign(actual − prev), prev = the target of the row stamped ts − h bars (the last realized value known at ts); rows without prev are skipped',
   intervals: 'sigma = std-dev of predicted log variance; interval [f·exp(−zσ/2), f·exp(zσ/2)], z = Φ⁻¹(0.9) for 80%, Φ⁻¹(0.975) for 95%; coverage = share of actuals inside, width in volatility units',
   regime: 'classes 0 low (v ≤ q1), 1 medium (q1 < v ≤ q2), 2 high; forecast class vs actual class; macro F1 over classes present; confusion[actual][forecast]',
-  bestBaseline: `lowest overall QLIKE among kinds ${BASELINE_KINDS.join(', ')}`,
+  bestBaseline: `lowest QLIKE on the validation folds (all but the last; the only fold when there is one) among kinds ${BASELINE_KINDS.join(', ')}`,
   parity: 'onnxruntime-node vs card.trainerPredictions on the same test rows: same rows and max relative error ≤ 1e-5',
 };
 
@@ -108,6 +108,18 @@ export function computeMetrics(input: ComputeInput): Omit<MetricsDocument, 'runI
   const dmVs = (name: string, ref: string | null): DieboldMariano | null =>
     ref && ref !== name && losses.has(ref) ? dieboldMariano(losses.get(name)!, losses.get(ref)!, input.horizonBars) : null;
 
+  // DESIGN.md: the best baseline is the one with the lowest primary loss on the validation folds
+  // (every fold but the last, the final holdout); with a single fold, on that fold.
+  const validation = foldIdx.length > 1 ? foldIdx.slice(0, -1).flatMap((f) => f.idx) : all;
+  const validationLoss = (name: string) => {
+    const l = losses.get(name)!;
+    return validation.length ? validation.reduce((acc, i) => acc + l[i]!, 0) / validation.length : Number.NaN;
+  };
+  const bestBaselineSpec = input.models
+    .filter((m) => (BASELINE_KINDS as readonly string[]).includes(m.kind) && m.role !== 'champion' && Number.isFinite(validationLoss(m.name)))
+    .sort((a, b) => validationLoss(a.name) - validationLoss(b.name) || a.name.localeCompare(b.name))[0];
+  const bestBaselineName = bestBaselineSpec?.name ?? null;
+
   const models: ModelReport[] = input.models.map((m) => ({
     name: m.name,
     kind: m.kind,
@@ -117,7 +129,7 @@ export function computeMetrics(input: ComputeInput): Omit<MetricsDocument, 'runI
     perFold: foldIdx.map(({ fold, idx }) => ({ fold, metrics: metricsOn(al, m.name, idx, input.regimeThresholds) })),
     parity: m.parity,
     parityPassed: m.parity.length > 0 && m.parity.every((p) => p.passed),
-    dm: { vsHarRv: dmVs(m.name, input.harRv), vsChampion: dmVs(m.name, input.champion) },
+    dm: { vsHarRv: dmVs(m.name, input.harRv), vsChampion: dmVs(m.name, input.champion), vsBestBaseline: dmVs(m.name, bestBaselineName) },
   }));
 
   // NaN (no rows) sorts last.
@@ -133,9 +145,10 @@ export function computeMetrics(input: ComputeInput): Omit<MetricsDocument, 'runI
     r2: m.overall.r2,
     dmVsHarRv: m.dm.vsHarRv ? { statistic: m.dm.vsHarRv.statistic, pValue: m.dm.vsHarRv.pValue } : null,
     dmVsChampion: m.dm.vsChampion ? { statistic: m.dm.vsChampion.statistic, pValue: m.dm.vsChampion.pValue } : null,
+    dmVsBestBaseline: m.dm.vsBestBaseline ? { statistic: m.dm.vsBestBaseline.statistic, pValue: m.dm.vsBestBaseline.pValue } : null,
     parityPassed: m.parityPassed,
   }));
-  const best = byLoss.find((m) => (BASELINE_KINDS as readonly string[]).includes(m.kind) && m.role !== 'champion' && !Number.isNaN(m.overall.qlike));
+  const best = models.find((m) => m.name === bestBaselineName);
   return {
     horizonBars: input.horizonBars,
     folds: input.folds,

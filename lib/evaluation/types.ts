@@ -62,6 +62,8 @@ export interface LeaderboardRow {
   /** Two-sided DM p-value vs HAR-RV (null for HAR-RV itself or without one); negative stat = better. */
   dmVsHarRv: { statistic: number | null; pValue: number | null } | null;
   dmVsChampion: { statistic: number | null; pValue: number | null } | null;
+  /** Two-sided DM p-value vs the best baseline (a promotion gate). */
+  dmVsBestBaseline: { statistic: number | null; pValue: number | null } | null;
   parityPassed: boolean;
 }
 
@@ -84,7 +86,7 @@ export interface ModelReport {
   perFold: { fold: number; metrics: ForecastMetrics }[];
   parity: FoldParity[];
   parityPassed: boolean;
-  dm: { vsHarRv: DieboldMariano | null; vsChampion: DieboldMariano | null };
+  dm: { vsHarRv: DieboldMariano | null; vsChampion: DieboldMariano | null; vsBestBaseline: DieboldMariano | null };
 }
 
 export interface MetricsDocument {
