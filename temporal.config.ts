@@ -38,6 +38,13 @@ export const volcastConfig = {
   exchanges: [{ id: 'binance', urlOverride: null }],
   symbols: ['BTC/USDT', 'ETH/USDT'],
   timeframes: ['1h'],
+  ingest: {
+    concurrency: 4,
+    pageLimit: 1000,
+    monthsPerActivity: 12,
+    requestTimeoutMs: 10_000,
+    rateLimitMs: null,
+  },
   schedules: {
     score: { cron: '5 * * * *', paused: false },
     train: { cron: '30 0 * * *', paused: false },
