@@ -94,7 +94,7 @@ function discoverSymbols(dataDir: string, only?: string[]): Map<string, SymbolDa
 
 function load(s: SymbolData): Required<SymbolData> {
   if (!s.rows) {
-    const lines = gunzipSync(readFileSync(s.file)).toString('utf8').split('\n');
+    const lines = gunzipSync(readFileSync(s.file)).toString('utf8').split(/\r?\n/);
     const rows: string[][] = [];
     for (const line of lines.slice(1)) if (line) rows.push(line.split(','));
     s.rows = rows;

@@ -18,7 +18,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { TsActivities } from '../activities';
-import type { IngestResult } from '../activities/ingest';
+import type { IngestInput, IngestResult } from '../activities/ingest';
 import { taskQueues } from '../temporal.config';
 import { retryPolicy } from './retry';
 
@@ -225,4 +225,16 @@ export async function backfillSymbol(input: BackfillSymbolInput): Promise<Symbol
   }
   p.status = 'done';
   return p;
+}
+
+/** One ingest of one series (the CLI's incremental update, tests): a single activity with its retries. */
+export async function ingestSeries(input: IngestInput & { heartbeatTimeoutS?: number }): Promise<IngestResult> {
+  const { heartbeatTimeoutS, ...args } = input;
+  const act = proxyActivities<TsActivities>({
+    taskQueue: taskQueues.cpu,
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: `${heartbeatTimeoutS ?? 60} seconds`,
+    retry: retryPolicy,
+  });
+  return act.ingest(args);
 }
