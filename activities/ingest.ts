@@ -11,7 +11,7 @@ import type { RejectReason } from '../lib/candles';
 import { timeframeMs, validateCandles, type RawCandle } from '../lib/candles';
 import { mergeIntoLake, readManifest, type Gap } from '../lib/candleLake';
 import type { VolcastConfig } from '../lib/config';
-import { exchangeSettings, getExchange, toActivityError, unknownSymbol } from '../lib/exchange';
+import { exchangeSettings, fetchOHLCVPage, getExchange, outOfOrderTimes, toActivityError, unknownSymbol } from '../lib/exchange';
 import type { Series } from '../lib/layout';
 import type { ArtifactStore, ObjectRef } from '../lib/store';
 
@@ -111,9 +111,11 @@ export function ingestActivities(store: ArtifactStore, cfg: VolcastConfig) {
         };
 
         let pending: RawCandle[] = [];
+        let pendingOutOfOrder: number[] = [];
         let flushFrom = start;
         const flush = async (coveredTo: number) => {
           const batch = validateCandles(pending, input.timeframe);
+          batch.outOfOrder = [...new Set([...batch.outOfOrder, ...pendingOutOfOrder])].sort((a, b) => a - b);
           const merged = await mergeIntoLake(store, series, batch, { source: `ccxt:${settings.id}`, fetched: { from: flushFrom, to: coveredTo } });
           for (const r of batch.rejected) result.rejected[r.reason] = (result.rejected[r.reason] ?? 0) + 1;
           result.rejectedRows.push(...batch.rejected.slice(0, MAX_REPORTED_ROWS - result.rejectedRows.length));
@@ -127,6 +129,7 @@ export function ingestActivities(store: ArtifactStore, cfg: VolcastConfig) {
           result.gapsTotal = merged.manifest.gaps.length;
           result.manifest = merged.manifestRef;
           pending = [];
+          pendingOutOfOrder = [];
           flushFrom = coveredTo + barMs;
         };
 
@@ -135,7 +138,8 @@ export function ingestActivities(store: ArtifactStore, cfg: VolcastConfig) {
         // Bounded: every page moves the cursor forward; a short-paging exchange gets 4x the pages.
         const maxPages = 4 * Math.ceil((end - start) / barMs / limit) + 2;
         while (cursor < end && result.pages < maxPages) {
-          const page = await ex.fetchOHLCV(input.symbol, input.timeframe, cursor, limit, { until: end - 1 });
+          const { candles: page, rawOpenTimes } = await fetchOHLCVPage(ex, input.symbol, input.timeframe, cursor, limit, { until: end - 1 });
+          pendingOutOfOrder.push(...outOfOrderTimes(rawOpenTimes));
           result.pages += 1;
           let maxTs = -Infinity;
           for (const c of page) {

@@ -3,6 +3,7 @@
  * transient ones (network, timeouts, 429, 5xx) are retryable (the workflow's retry policy backs
  * off, honouring Retry-After); a symbol the exchange does not list is permanent.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApplicationFailure } from '@temporalio/common';
 import * as ccxt from 'ccxt';
 import type { VolcastConfig } from './config';
@@ -86,4 +87,48 @@ export function toActivityError(err: unknown, ctx: { symbol: string; exchange: s
     });
   }
   return err;
+}
+
+// ccxt sorts every OHLCV response by time before returning it, which hides out-of-order rows from
+// the exchange. To record them (DESIGN.md: out-of-order rows go in the manifest), the raw open times
+// of each response are captured where ccxt parses them, per call through AsyncLocalStorage (the
+// instance is shared by concurrent activities).
+const rawOpenTimes = new AsyncLocalStorage<number[][]>();
+const wrapped = new WeakSet<Exchange>();
+
+function captureRawOrder(ex: Exchange): void {
+  if (wrapped.has(ex)) return;
+  const parse = ex.parseOHLCVs.bind(ex);
+  ex.parseOHLCVs = ((ohlcvs: unknown, ...rest: unknown[]) => {
+    const sink = rawOpenTimes.getStore();
+    if (sink && Array.isArray(ohlcvs)) sink.push(ohlcvs.map((k) => Number(Array.isArray(k) ? k[0] : Number.NaN)));
+    return (parse as (...a: unknown[]) => ccxt.OHLCV[])(ohlcvs, ...rest);
+  }) as Exchange['parseOHLCVs'];
+  wrapped.add(ex);
+}
+
+/** One page of candles (ccxt fetchOHLCV), plus the open times in the order the exchange sent them. */
+export async function fetchOHLCVPage(
+  ex: Exchange,
+  symbol: string,
+  timeframe: string,
+  since: number,
+  limit: number,
+  params: Record<string, unknown>,
+): Promise<{ candles: ccxt.OHLCV[]; rawOpenTimes: number[] }> {
+  captureRawOrder(ex);
+  const sink: number[][] = [];
+  const candles = await rawOpenTimes.run(sink, () => ex.fetchOHLCV(symbol, timeframe, since, limit, params));
+  return { candles, rawOpenTimes: sink.flat() };
+}
+
+/** Open times that arrived after a later one. */
+export function outOfOrderTimes(openTimes: number[]): number[] {
+  const out = new Set<number>();
+  let max = -Infinity;
+  for (const t of openTimes) {
+    if (t < max) out.add(t);
+    max = Math.max(max, t);
+  }
+  return [...out];
 }
