@@ -1,5 +1,6 @@
 /** volcast CLI: `volcast --help`. Every command loads and validates the config before anything else. */
 import { Command } from 'commander';
+import { registerData } from './data';
 import { registerDev } from './dev';
 import { registerWorker } from './worker';
 
@@ -9,6 +10,7 @@ async function main(argv: string[]): Promise<void> {
     .showHelpAfterError();
   registerDev(program);
   registerWorker(program);
+  registerData(program);
   await program.parseAsync(argv);
 }
 
