@@ -38,6 +38,13 @@ export const volcastConfig = {
   exchanges: [{ id: 'binance', urlOverride: null }],
   symbols: ['BTC/USDT', 'ETH/USDT'],
   timeframes: ['1h'],
+  ingest: {
+    concurrency: 4,
+    pageLimit: 1000,
+    monthsPerActivity: 12,
+    requestTimeoutMs: 10_000,
+    rateLimitMs: null,
+  },
   targets: ['target_gk_1h', 'target_rv_24h'],
   // Temporal Schedules (UTC). Scoring runs 5 minutes after each hourly bar closes, so the exchange
   // has published the bar. Overlap SKIP: a forecast still running when the next hour comes is not

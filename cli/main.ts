@@ -1,5 +1,6 @@
 /** volcast CLI: `volcast --help`. Every command loads and validates the config before anything else. */
 import { Command } from 'commander';
+import { registerData } from './data';
 import { registerDev } from './dev';
 import { registerModels } from './models';
 import { registerPredictions } from './predictions';
@@ -15,6 +16,7 @@ async function main(argv: string[]): Promise<void> {
   registerSchedules(program);
   registerModels(program);
   registerPredictions(program);
+  registerData(program);
   await program.parseAsync(argv);
 }
 

@@ -38,9 +38,11 @@ export const envOverrides = {
   VOLCAST_S3_SECRET_KEY: 'minio.secretKey',
   VOLCAST_STATE_DIR: 'stateDir',
   VOLCAST_EXCHANGE_URL: 'exchanges.0.urlOverride',
+  VOLCAST_INGEST_RATE_LIMIT_MS: 'ingest.rateLimitMs',
+  VOLCAST_INGEST_TIMEOUT_MS: 'ingest.requestTimeoutMs',
 } as const;
 
-const numericFields = new Set(['temporal.uiPort', 'minio.port', 'minio.consolePort']);
+const numericFields = new Set(['temporal.uiPort', 'minio.port', 'minio.consolePort', 'ingest.rateLimitMs', 'ingest.requestTimeoutMs']);
 const booleanFields = new Set(['minio.useSSL']);
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

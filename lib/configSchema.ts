@@ -68,6 +68,19 @@ export const configSchema = z
       .min(1),
     symbols: z.array(symbol).min(1),
     timeframes: z.array(timeframe).min(1),
+    ingest: z
+      .object({
+        /** Symbols a backfill ingests at once (child workflows running together). */
+        concurrency: z.number().int().min(1).max(64),
+        /** Candles per exchange request (Binance: at most 1000). */
+        pageLimit: z.number().int().min(1).max(1000),
+        /** Months one ingest activity covers in a backfill (its unit of retry and progress). */
+        monthsPerActivity: z.number().int().min(1).max(120),
+        requestTimeoutMs: z.number().int().min(100).max(120_000),
+        /** ccxt's delay between requests in ms; null keeps the exchange's own (binance: 50 ms per weight). */
+        rateLimitMs: z.number().int().min(0).max(60_000).nullable(),
+      })
+      .strict(),
     targets: z.array(z.enum(targetNames)).min(1),
     schedules: z.object({ score: schedule, train: schedule }).strict(),
     scoring: z.object({ maxDataAgeMinutes: z.number().int().positive() }).strict(),

@@ -11,7 +11,7 @@ import { connectWorker } from '../lib/temporal';
 
 export async function createCpuWorker(cfg: VolcastConfig): Promise<Worker> {
   const store = new ArtifactStore(cfg);
-  const activities = createActivities(store);
+  const activities = createActivities(store, cfg);
   checkImplementations('typescript', Object.keys(activities));
   const connection = await connectWorker(cfg);
   return Worker.create({

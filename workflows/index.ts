@@ -1,2 +1,3 @@
 export * from './probe';
 export * from './evaluate';
+export * from './backfill';

@@ -9,5 +9,5 @@ export const retryPolicy: RetryPolicy = {
   backoffCoefficient: 2,
   maximumInterval: '1 minute',
   maximumAttempts: 8,
-  nonRetryableErrorTypes: ['IntegrityError', 'ConfigError', 'LayoutError', 'ValidationError'],
+  nonRetryableErrorTypes: ['IntegrityError', 'ConfigError', 'LayoutError', 'ValidationError', 'UnknownSymbolError'],
 };

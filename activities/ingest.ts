@@ -1,0 +1,175 @@
+/**
+ * The `ingest` activity (volcast-cpu): OHLCV from the exchange through ccxt `fetchOHLCV` into the
+ * Parquet candle lake. Incremental from the manifest's coverage, paginated, throttled by ccxt's rate
+ * limiter, heartbeating per page. It merges into the lake every `flushRows` candles, so a crashed
+ * attempt resumes after what it stored (the merge is by unique ts: no gap, no duplicate row).
+ * The candle still open at "now" (ts + 1 bar > now) is never stored; "now" is an input or the
+ * exchange's clock.
+ */
+import { Context } from '@temporalio/activity';
+import type { RejectReason } from '../lib/candles';
+import { timeframeMs, validateCandles, type RawCandle } from '../lib/candles';
+import { mergeIntoLake, readManifest, type Gap } from '../lib/candleLake';
+import type { VolcastConfig } from '../lib/config';
+import { exchangeSettings, fetchOHLCVPage, getExchange, outOfOrderTimes, toActivityError, unknownSymbol } from '../lib/exchange';
+import type { Series } from '../lib/layout';
+import type { ArtifactStore, ObjectRef } from '../lib/store';
+
+export interface IngestInput {
+  /** ccxt exchange id; default the first configured exchange. */
+  exchange?: string;
+  symbol: string; // BTC/USDT
+  timeframe: string;
+  /** First open time wanted (ms). Default: right after the stored coverage, else the exchange's first candle. */
+  since?: number;
+  /** End of the window, exclusive (open time, ms). Default: now. */
+  until?: number;
+  /** The clock (ms): candles with ts + 1 bar > now are still open and skipped. Default: the exchange's time. */
+  now?: number;
+  /** Re-fetch ranges the manifest says are covered (default: skip them). */
+  refetch?: boolean;
+  /** Candles per request (default config ingest.pageLimit). */
+  pageLimit?: number;
+  /** Merge into the lake every this many fetched candles (default 10 pages). */
+  flushRows?: number;
+}
+
+export interface IngestResult {
+  exchange: string;
+  symbol: string;
+  timeframe: string;
+  /** Open-time window fetched, [from, to); null when nothing was left to fetch. */
+  window: { from: number; to: number } | null;
+  pages: number;
+  fetchedRows: number;
+  /** Rows in the series after this ingest. */
+  storedRows: number;
+  skippedOpen: number;
+  rejected: Partial<Record<RejectReason, number>>;
+  rejectedRows: { ts: number | null; reason: RejectReason; raw: string }[];
+  duplicates: number[];
+  outOfOrder: number[];
+  /** Gaps of the series inside the fetched window. */
+  gaps: Gap[];
+  /** Gaps in the whole series (manifest). */
+  gapsTotal: number;
+  /** The effective end of the window (exclusive): min(until, start of the candle open at now). */
+  end: number;
+  watermark: number | null;
+  objectsWritten: number;
+  partitionsWritten: string[];
+  manifest: ObjectRef | null;
+  attempt: number;
+}
+
+const MAX_REPORTED_ROWS = 50;
+
+export function ingestActivities(store: ArtifactStore, cfg: VolcastConfig) {
+  return {
+    async ingest(input: IngestInput): Promise<IngestResult> {
+      const ctx = Context.current();
+      const settings = exchangeSettings(cfg, input.exchange);
+      const ex = getExchange(settings);
+      const series: Series = { exchange: settings.id, symbol: input.symbol, timeframe: input.timeframe };
+      const barMs = timeframeMs(input.timeframe);
+      const limit = Math.min(input.pageLimit ?? cfg.ingest.pageLimit, 1000);
+      const flushRows = input.flushRows ?? limit * 10;
+      const errCtx = { symbol: input.symbol, exchange: settings.id, ex };
+      try {
+        await ex.loadMarkets();
+        if (!ex.markets?.[input.symbol]) throw unknownSymbol(input.symbol, settings.id);
+        const now = input.now ?? (await ex.fetchTime());
+        if (now === undefined) throw new Error(`${settings.id} did not return its time`);
+        // Open times < end are closed candles (ts + 1 bar <= now) inside the window.
+        const closedEnd = Math.floor(now / barMs) * barMs;
+        const end = Math.min(input.until ?? closedEnd, closedEnd);
+        const { manifest } = await readManifest(store, series);
+        let start = input.since ?? (manifest.covered ? manifest.covered.to + barMs : 0);
+        if (!input.refetch && manifest.covered && start >= manifest.covered.from && start <= manifest.covered.to) start = manifest.covered.to + barMs;
+
+        const result: IngestResult = {
+          exchange: settings.id,
+          symbol: input.symbol,
+          timeframe: input.timeframe,
+          window: start < end ? { from: start, to: end } : null,
+          pages: 0,
+          fetchedRows: 0,
+          storedRows: manifest.rows,
+          skippedOpen: 0,
+          rejected: {},
+          rejectedRows: [],
+          duplicates: [],
+          outOfOrder: [],
+          gaps: [],
+          gapsTotal: manifest.gaps.length,
+          end,
+          watermark: manifest.watermark,
+          objectsWritten: 0,
+          partitionsWritten: [],
+          manifest: null,
+          attempt: ctx.info.attempt,
+        };
+
+        let pending: RawCandle[] = [];
+        let pendingOutOfOrder: number[] = [];
+        let flushFrom = start;
+        const flush = async (coveredTo: number) => {
+          const batch = validateCandles(pending, input.timeframe);
+          batch.outOfOrder = [...new Set([...batch.outOfOrder, ...pendingOutOfOrder])].sort((a, b) => a - b);
+          const merged = await mergeIntoLake(store, series, batch, { source: `ccxt:${settings.id}`, fetched: { from: flushFrom, to: coveredTo } });
+          for (const r of batch.rejected) result.rejected[r.reason] = (result.rejected[r.reason] ?? 0) + 1;
+          result.rejectedRows.push(...batch.rejected.slice(0, MAX_REPORTED_ROWS - result.rejectedRows.length));
+          result.duplicates.push(...batch.duplicates);
+          result.outOfOrder.push(...batch.outOfOrder);
+          result.objectsWritten += merged.objectsWritten;
+          result.partitionsWritten.push(...merged.partitionsWritten.filter((m) => !result.partitionsWritten.includes(m)));
+          result.storedRows = merged.manifest.rows;
+          result.watermark = merged.manifest.watermark;
+          result.gaps = merged.manifest.gaps.filter((g) => g.to >= start && g.from < end);
+          result.gapsTotal = merged.manifest.gaps.length;
+          result.manifest = merged.manifestRef;
+          pending = [];
+          pendingOutOfOrder = [];
+          flushFrom = coveredTo + barMs;
+        };
+
+        let cursor = start;
+        let exhausted = false; // the exchange has nothing more before `end`
+        // Bounded: every page moves the cursor forward; a short-paging exchange gets 4x the pages.
+        const maxPages = 4 * Math.ceil((end - start) / barMs / limit) + 2;
+        while (cursor < end && result.pages < maxPages) {
+          const { candles: page, rawOpenTimes } = await fetchOHLCVPage(ex, input.symbol, input.timeframe, cursor, limit, { until: end - 1 });
+          pendingOutOfOrder.push(...outOfOrderTimes(rawOpenTimes));
+          result.pages += 1;
+          let maxTs = -Infinity;
+          for (const c of page) {
+            const ts = c[0];
+            if (typeof ts === 'number' && ts >= end) {
+              if (ts + barMs > now) result.skippedOpen += 1;
+              continue;
+            }
+            if (typeof ts === 'number') maxTs = Math.max(maxTs, ts);
+            pending.push({ ts, open: c[1], high: c[2], low: c[3], close: c[4], volume: c[5] });
+          }
+          result.fetchedRows += page.length;
+          ctx.heartbeat({ cursor, pages: result.pages, fetched: result.fetchedRows });
+          if (page.length === 0 || !Number.isFinite(maxTs)) {
+            exhausted = true;
+            break;
+          }
+          const next = Math.floor(maxTs / barMs) * barMs + barMs;
+          if (next <= cursor) break;
+          cursor = next;
+          if (pending.length >= flushRows && cursor < end) await flush(cursor - barMs);
+        }
+        // Covered up to the last bar asked for: the whole window when the exchange had no more.
+        const coveredTo = exhausted || cursor >= end ? end - barMs : cursor - barMs;
+        if (pending.length > 0 || start < end) await flush(coveredTo);
+        if (!result.manifest) result.manifest = (await readManifest(store, series)).ref;
+        return result;
+      } catch (err) {
+        throw toActivityError(err, errCtx);
+      }
+    },
+  };
+}

@@ -1,0 +1,152 @@
+/** `volcast data …`: backfill (a workflow on the cluster), import files, lake status, the replay exchange. */
+import type { Command } from 'commander';
+import { isoTs } from '../lib/candles';
+import { importCandleFile, seriesFromFileName } from '../lib/candleImport';
+import { readManifest } from '../lib/candleLake';
+import { loadConfigOrExit, type VolcastConfig } from '../lib/config';
+import type { Series } from '../lib/layout';
+import { ArtifactStore } from '../lib/store';
+import { connectClient, webUiUrl } from '../lib/temporal';
+import { startReplayExchange } from '../infra/replayExchange';
+import type { BackfillInput, BackfillProgress } from '../workflows/backfill';
+
+function parseDate(what: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const t = /^\d+$/.test(value) ? Number(value) : Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value);
+  if (!Number.isFinite(t)) throw new Error(`--${what}: not a date (YYYY-MM-DD, ISO time or ms): ${value}`);
+  return t;
+}
+
+function progressLine(p: BackfillProgress): string {
+  const rows = p.symbols.reduce((s, x) => s + x.storedRows, 0);
+  const running = p.symbols.filter((s) => s.status === 'running').map((s) => s.symbol);
+  return `${p.done}/${p.total} symbols done, ${p.failed} failed, ${rows} rows stored${running.length ? `; running ${running.join(' ')}` : ''}`;
+}
+
+function printProgress(p: BackfillProgress): void {
+  for (const s of p.symbols) {
+    const rej = Object.entries(s.rejected).map(([r, n]) => `${n} ${r}`).join(', ') || '0';
+    console.log(
+      `  ${s.symbol.padEnd(11)} ${s.status.padEnd(7)} rows ${String(s.storedRows).padStart(7)}  fetched ${String(s.fetchedRows).padStart(7)}  gaps ${String(s.gaps).padStart(3)}  rejected ${rej}  objects written ${s.objectsWritten}  watermark ${isoTs(s.watermark)}${s.error ? `  ${s.error}` : ''}`,
+    );
+  }
+}
+
+async function backfillCommand(cfg: VolcastConfig, opts: { symbols?: string; timeframe: string; from: string; to?: string; now?: string; refetch?: boolean; wait: boolean }): Promise<void> {
+  const symbols = opts.symbols ? opts.symbols.split(',').map((s) => s.trim()) : cfg.symbols;
+  const input: BackfillInput = {
+    symbols,
+    timeframe: opts.timeframe,
+    from: parseDate('from', opts.from)!,
+    to: parseDate('to', opts.to),
+    now: parseDate('now', opts.now),
+    concurrency: cfg.ingest.concurrency,
+    monthsPerActivity: cfg.ingest.monthsPerActivity,
+    refetch: opts.refetch,
+  };
+  const client = await connectClient(cfg);
+  try {
+    const workflowId = `backfill-${opts.timeframe}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const handle = await client.workflow.start('backfill', { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input] });
+    console.log(`backfill ${workflowId}: ${symbols.length} symbols, ${opts.timeframe}, from ${isoTs(input.from)}, concurrency ${input.concurrency}\n  Web UI: ${webUiUrl(cfg)}/${workflowId}\n  (needs a worker: volcast worker cpu)`);
+    if (!opts.wait) return;
+    const result = handle.result().then(
+      (r) => ({ ok: true as const, r: r as BackfillProgress }),
+      (e: unknown) => ({ ok: false as const, e }),
+    );
+    let done: Awaited<typeof result> | undefined;
+    while (!done) {
+      done = await Promise.race([result, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
+      if (!done) {
+        try {
+          console.log(`  … ${progressLine(await handle.query<BackfillProgress>('progress'))}`);
+        } catch {
+          /* not started yet */
+        }
+      }
+    }
+    const final = done.ok ? done.r : await handle.query<BackfillProgress>('progress').catch(() => null);
+    if (final) printProgress(final);
+    if (!done.ok) throw done.e;
+    console.log(progressLine(done.r));
+  } finally {
+    await client.connection.close();
+  }
+}
+
+async function statusCommand(cfg: VolcastConfig, opts: { symbols?: string; exchange?: string }): Promise<void> {
+  const store = new ArtifactStore(cfg);
+  const symbols = opts.symbols ? opts.symbols.split(',').map((s) => s.trim()) : cfg.symbols;
+  const exchange = opts.exchange ?? cfg.exchanges[0]!.id;
+  console.log('symbol      tf   first                 last                  rows     gaps (bars)   rejected   watermark');
+  for (const symbol of symbols) {
+    for (const timeframe of cfg.timeframes) {
+      const { manifest, ref } = await readManifest(store, { exchange, symbol, timeframe });
+      if (!ref) {
+        console.log(`${symbol.padEnd(11)} ${timeframe.padEnd(4)} (no data)`);
+        continue;
+      }
+      const bars = manifest.gaps.reduce((s, g) => s + g.bars, 0);
+      const rejected = Object.entries(manifest.rejected).map(([r, n]) => `${n} ${r}`).join(', ') || '0';
+      console.log(
+        `${symbol.padEnd(11)} ${timeframe.padEnd(4)} ${isoTs(manifest.first).padEnd(21)} ${isoTs(manifest.watermark).padEnd(21)} ${String(manifest.rows).padStart(7)}  ${`${manifest.gaps.length} (${bars})`.padEnd(12)}  ${rejected.padEnd(9)}  ${isoTs(manifest.watermark)}`,
+      );
+    }
+  }
+}
+
+async function importCommand(cfg: VolcastConfig, files: string[], opts: { symbol?: string; timeframe: string; exchange?: string }): Promise<void> {
+  const store = new ArtifactStore(cfg);
+  for (const file of files) {
+    const exchange = opts.exchange ?? cfg.exchanges[0]!.id;
+    const series: Series | null = opts.symbol ? { exchange, symbol: opts.symbol, timeframe: opts.timeframe } : seriesFromFileName(file, exchange);
+    if (!series) throw new Error(`${file}: cannot tell the symbol from the name; pass --symbol`);
+    const t0 = Date.now();
+    const r = await importCandleFile(store, file, series);
+    const rej = Object.entries(r.rejected).map(([k, n]) => `${n} ${k}`).join(', ') || 'none';
+    console.log(`${file}: ${series.symbol} ${series.timeframe} ${r.format}: ${r.sourceRows} rows read, ${r.validRows} valid, rejected ${rej}; series has ${r.storedRows} rows; ${r.objectsWritten} objects written (${Date.now() - t0} ms)`);
+  }
+}
+
+export function registerData(program: Command): void {
+  const data = program.command('data').description('market data: backfill from the exchange, import files, lake status, replay exchange');
+  data
+    .command('backfill')
+    .description('backfill candles for symbols (default: config symbols) as a Temporal workflow; prints progress')
+    .requiredOption('--from <date>', 'first open time (YYYY-MM-DD, ISO or ms)')
+    .option('--to <date>', 'end, exclusive (default: the last closed candle)')
+    .option('--now <date>', "clock for the open candle (default: the exchange's time)")
+    .option('--symbols <list>', 'comma-separated, e.g. BTC/USDT,ETH/USDT')
+    .option('--timeframe <tf>', 'timeframe', '1h')
+    .option('--refetch', 're-fetch ranges already covered (idempotent: writes only changes)')
+    .option('--no-wait', 'start it and return')
+    .action(async (opts) => backfillCommand(loadConfigOrExit(), opts));
+  data
+    .command('import <files...>')
+    .description("import Binance kline archives (.zip or .csv, ms or µs) or normalized .csv.gz files through validation and the lake merge")
+    .option('--symbol <symbol>', 'symbol (default: from the file name)')
+    .option('--timeframe <tf>', 'timeframe when --symbol is given', '1h')
+    .option('--exchange <id>', 'exchange id in the lake (default: the first configured)')
+    .action(async (files: string[], opts) => importCommand(loadConfigOrExit(), files, opts));
+  data
+    .command('status')
+    .description('per symbol and timeframe: first/last bar, rows, gaps, rejected rows, watermark')
+    .option('--symbols <list>', 'comma-separated (default: config symbols)')
+    .option('--exchange <id>', 'exchange id (default: the first configured)')
+    .action(async (opts) => statusCommand(loadConfigOrExit(), opts));
+  data
+    .command('replay')
+    .description('run the exchange replay server (Binance spot REST from ../shared/data) in the foreground, on loopback')
+    .option('--port <port>', 'port (default VOLCAST_EXCHANGE_PORT or 19100)')
+    .option('--now <date>', 'replay clock (default: last bar + 1h)')
+    .action(async (opts: { port?: string; now?: string }) => {
+      const port = Number(opts.port ?? process.env.VOLCAST_EXCHANGE_PORT ?? 19100);
+      const r = await startReplayExchange({ port, now: parseDate('now', opts.now) });
+      console.log(`replay exchange on ${r.url} (${r.symbols().length} symbols, clock ${isoTs(r.now())}); point ingest at it with VOLCAST_EXCHANGE_URL=${r.url}`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await r.close();
+    });
+}

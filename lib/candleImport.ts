@@ -1,0 +1,114 @@
+/**
+ * Bulk import of candle files through the same validation and merge path as ingest:
+ * - Binance's public monthly kline archives (data.binance.vision): CSV without header, columns open
+ *   time, open, high, low, close, volume, close time, quote volume, trades, taker buy base, taker
+ *   buy quote, ignore; zipped or plain; open times in ms or µs (newer archives), told by magnitude.
+ * - The normalized files of ../shared/data/candles: gzip CSV with header
+ *   ts,open,high,low,close,volume[,quote_volume,trades].
+ */
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { unzipSync } from 'fflate';
+import { validateCandles, type RawCandle } from './candles';
+import { mergeIntoLake, type MergeResult } from './candleLake';
+import type { Series } from './layout';
+import type { ArtifactStore } from './store';
+
+export type CandleFileFormat = 'binance-archive' | 'normalized-csv';
+
+/** Open times above this are µs (1e14 ms is the year 5138; 1e14 µs is 1973). */
+const MICROS_THRESHOLD = 1e14;
+
+function toMs(raw: string): number {
+  const n = Number(raw);
+  return Number.isFinite(n) && Math.abs(n) >= MICROS_THRESHOLD ? Math.floor(n / 1000) : n;
+}
+
+/** The text of a file: unzipped (first .csv entry), gunzipped or as is. */
+export async function readCandleText(path: string): Promise<string> {
+  const buf = await readFile(path);
+  if (buf[0] === 0x50 && buf[1] === 0x4b) {
+    const entries = unzipSync(new Uint8Array(buf), { filter: (f) => f.name.toLowerCase().endsWith('.csv') });
+    const names = Object.keys(entries).sort();
+    if (names.length === 0) throw new Error(`${path}: zip archive holds no .csv file`);
+    return names.map((n) => Buffer.from(entries[n]!).toString('utf8')).join('\n');
+  }
+  if (buf[0] === 0x1f && buf[1] === 0x8b) return gunzipSync(buf).toString('utf8');
+  return buf.toString('utf8');
+}
+
+/** Rows of a candle file as raw candles, in file order. A header line, when present, names the columns. */
+export function parseCandleText(text: string): { format: CandleFileFormat; rows: RawCandle[] } {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) return { format: 'binance-archive', rows: [] };
+  const first = lines[0]!.split(',');
+  const hasHeader = Number.isNaN(Number(first[0]));
+  if (hasHeader) {
+    const cols = first.map((c) => c.trim());
+    const idx = (name: string) => cols.indexOf(name);
+    for (const need of ['ts', 'open', 'high', 'low', 'close', 'volume']) {
+      if (idx(need) < 0) throw new Error(`candle file header lacks column ${need}: ${lines[0]}`);
+    }
+    const [t, o, h, l, c, v, q, n] = ['ts', 'open', 'high', 'low', 'close', 'volume', 'quote_volume', 'trades'].map(idx) as number[];
+    const rows = lines.slice(1).map((line) => {
+      const f = line.split(',');
+      return { ts: toMs(f[t!]!), open: f[o!], high: f[h!], low: f[l!], close: f[c!], volume: f[v!], quote_volume: q! >= 0 ? f[q!] : null, trades: n! >= 0 ? f[n!] : null };
+    });
+    return { format: 'normalized-csv', rows };
+  }
+  const rows = lines.map((line) => {
+    const f = line.split(',');
+    return { ts: toMs(f[0]!), open: f[1], high: f[2], low: f[3], close: f[4], volume: f[5], quote_volume: f[7] ?? null, trades: f[8] ?? null };
+  });
+  return { format: 'binance-archive', rows };
+}
+
+/** Series named by a file: BINANCE_BTCUSDT_1h.csv.gz (shared data) or BTCUSDT-1h-2024-01.zip (archive). */
+export function seriesFromFileName(path: string, exchange = 'binance', quotes = ['USDT', 'USDC', 'BUSD', 'BTC', 'ETH', 'BNB']): Series | null {
+  const name = basename(path);
+  const m = /^(?:BINANCE_)?([A-Z0-9]+)[-_](1m|5m|15m|1h|4h|1d)(?:[-_.]|$)/.exec(name);
+  if (!m) return null;
+  const pair = m[1]!;
+  const quote = quotes.find((q) => pair.endsWith(q) && pair.length > q.length);
+  if (!quote) return null;
+  return { exchange, symbol: `${pair.slice(0, -quote.length)}/${quote}`, timeframe: m[2]! };
+}
+
+export interface ImportResult {
+  file: string;
+  series: Series;
+  format: CandleFileFormat;
+  sourceRows: number;
+  validRows: number;
+  rejected: Record<string, number>;
+  duplicates: number;
+  outOfOrder: number;
+  storedRows: number;
+  objectsWritten: number;
+  merge: MergeResult;
+}
+
+/** Validates one file and merges it into the lake (idempotent: importing it again writes nothing). */
+export async function importCandleFile(store: ArtifactStore, path: string, series?: Series): Promise<ImportResult> {
+  const s = series ?? seriesFromFileName(path);
+  if (!s) throw new Error(`cannot tell the series from the file name ${basename(path)}; name it like BTCUSDT-1h-2024-01.zip or pass the symbol`);
+  const { format, rows } = parseCandleText(await readCandleText(path));
+  const batch = validateCandles(rows, s.timeframe);
+  const merge = await mergeIntoLake(store, s, batch, { source: format === 'binance-archive' ? `archive:${s.exchange}` : 'csv:normalized' });
+  const rejected: Record<string, number> = {};
+  for (const r of batch.rejected) rejected[r.reason] = (rejected[r.reason] ?? 0) + 1;
+  return {
+    file: path,
+    series: s,
+    format,
+    sourceRows: rows.length,
+    validRows: batch.rows.length,
+    rejected,
+    duplicates: batch.duplicates.length,
+    outOfOrder: batch.outOfOrder.length,
+    storedRows: merge.manifest.rows,
+    objectsWritten: merge.objectsWritten,
+    merge,
+  };
+}

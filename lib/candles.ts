@@ -1,0 +1,136 @@
+/**
+ * The candle contract of DESIGN.md (Candles) and its validation, shared by every way candles enter
+ * the lake (ccxt ingest, Binance archives, the normalized files): one place decides what is valid.
+ */
+
+/** A stored candle: ts = open time in ms UTC; optional fields are null when the source lacks them. */
+export interface Candle {
+  ts: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  quote_volume: number | null;
+  trades: number | null;
+}
+
+/** A row as a source delivered it, before validation (ccxt may leave unparsable fields undefined). */
+export type RawCandle = { [K in keyof Candle]?: unknown };
+
+export const TIMEFRAME_MS: Record<string, number> = {
+  '1m': 60_000,
+  '5m': 300_000,
+  '15m': 900_000,
+  '1h': 3_600_000,
+  '4h': 14_400_000,
+  '1d': 86_400_000,
+};
+
+export function timeframeMs(timeframe: string): number {
+  const ms = TIMEFRAME_MS[timeframe];
+  if (!ms) throw new Error(`unknown timeframe ${JSON.stringify(timeframe)}`);
+  return ms;
+}
+
+/** Why a row was rejected; the manifest counts rows per reason. */
+export type RejectReason =
+  | 'not a number'
+  | 'price <= 0'
+  | 'low > min(open, close)'
+  | 'high < max(open, close)'
+  | 'volume < 0'
+  | 'ts off the timeframe grid';
+
+export interface RejectedRow {
+  /** Open time when it parsed, else null. */
+  ts: number | null;
+  reason: RejectReason;
+  /** The row as received, so the manifest says exactly what was dropped. */
+  raw: string;
+}
+
+export interface ValidatedBatch {
+  /** Valid rows, ts-sorted, unique ts (duplicates keep the latest fetch: the later row in source order). */
+  rows: Candle[];
+  rejected: RejectedRow[];
+  /** Open times that came more than once in this batch. */
+  duplicates: number[];
+  /** Open times that came after a later one in source order. */
+  outOfOrder: number[];
+}
+
+function num(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string' && v.trim() !== '') return Number(v);
+  return Number.NaN;
+}
+
+function optionalNum(v: unknown): number | null | typeof Number.NaN {
+  if (v === null || v === undefined || v === '') return null;
+  return num(v);
+}
+
+/** Reason a row breaks the contract, or null when it is valid. */
+export function checkCandle(c: Candle, barMs: number): RejectReason | null {
+  const fields = [c.ts, c.open, c.high, c.low, c.close, c.volume];
+  if (fields.some((x) => !Number.isFinite(x))) return 'not a number';
+  if (c.quote_volume !== null && !Number.isFinite(c.quote_volume)) return 'not a number';
+  if (c.trades !== null && !Number.isInteger(c.trades)) return 'not a number';
+  if (!Number.isInteger(c.ts) || c.ts % barMs !== 0) return 'ts off the timeframe grid';
+  if (c.open <= 0 || c.high <= 0 || c.low <= 0 || c.close <= 0) return 'price <= 0';
+  if (c.low > Math.min(c.open, c.close)) return 'low > min(open, close)';
+  if (c.high < Math.max(c.open, c.close)) return 'high < max(open, close)';
+  if (c.volume < 0) return 'volume < 0';
+  return null;
+}
+
+/** Validates rows in source order: rejects invalid ones, records duplicates and out-of-order rows. */
+export function validateCandles(raw: Iterable<RawCandle>, timeframe: string): ValidatedBatch {
+  const barMs = timeframeMs(timeframe);
+  const byTs = new Map<number, Candle>();
+  const rejected: RejectedRow[] = [];
+  const duplicates = new Set<number>();
+  const outOfOrder = new Set<number>();
+  let maxSeen = -Infinity;
+  for (const r of raw) {
+    const c: Candle = {
+      ts: num(r.ts),
+      open: num(r.open),
+      high: num(r.high),
+      low: num(r.low),
+      close: num(r.close),
+      volume: num(r.volume),
+      quote_volume: optionalNum(r.quote_volume),
+      trades: optionalNum(r.trades),
+    };
+    const reason = checkCandle(c, barMs);
+    if (reason) {
+      rejected.push({ ts: Number.isFinite(c.ts) ? c.ts : null, reason, raw: JSON.stringify(r) });
+      continue;
+    }
+    if (byTs.has(c.ts)) duplicates.add(c.ts);
+    else if (c.ts < maxSeen) outOfOrder.add(c.ts);
+    maxSeen = Math.max(maxSeen, c.ts);
+    byTs.set(c.ts, c); // the later row in source order wins
+  }
+  const rows = [...byTs.values()].sort((a, b) => a.ts - b.ts);
+  const sortNum = (s: Set<number>) => [...s].sort((a, b) => a - b);
+  return { rows, rejected, duplicates: sortNum(duplicates), outOfOrder: sortNum(outOfOrder) };
+}
+
+/** YYYY-MM of a ms timestamp (UTC): the month partition a candle belongs to. */
+export function monthOf(ts: number): string {
+  return new Date(ts).toISOString().slice(0, 7);
+}
+
+/** [start, end) in ms of a YYYY-MM month. */
+export function monthBounds(month: string): { start: number; end: number } {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return { start: Date.UTC(y, m - 1, 1), end: Date.UTC(y, m, 1) };
+}
+
+export function isoTs(ts: number | null | undefined): string {
+  return ts === null || ts === undefined ? '-' : new Date(ts).toISOString().replace(':00.000Z', 'Z');
+}
