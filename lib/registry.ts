@@ -19,6 +19,10 @@ export interface ChampionRecord {
   action: 'promote' | 'bootstrap' | 'manual' | 'rollback';
   reasons: string[];
   loss: number | null;
+  /** Regime thresholds fit on the model's training window (volatility units): low <= q1 < medium <= q2 < high. */
+  regimeThresholds?: { q1: number; q2: number } | null;
+  /** The feature definitions the model was trained on: scoring refuses features built by others. */
+  featureDefinitionsSha?: string | null;
 }
 
 /** 2026-11-21T08:15:00.000Z -> 20261121T081500000Z: sortable and a valid key segment. */

@@ -1,0 +1,93 @@
+/**
+ * scoreLatest (volcast-cpu): the champion's forecast for the newest closed bar of a series, with
+ * its interval (when the model predicts uncertainty) and regime, appended to predictions/.
+ * Permanent failures say what is wrong: no champion, stale data, features built by other
+ * definitions than the champion's, an unscorable newest bar.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { queryRows, sqlString, withDuck } from '../lib/duckdb';
+import { INTERVAL_Z, intervalBounds, regimeOf } from '../lib/metrics';
+import { appendPredictions, type PredictionRecord } from '../lib/predictions';
+import { readChampion } from '../lib/registry';
+import { readCard } from '../lib/scoring/cards';
+import { scoreModel } from '../lib/scoring';
+import type { Series } from '../lib/layout';
+import type { ArtifactStore, ObjectRef } from '../lib/store';
+import { timeframeMs } from '../lib/walkForward';
+
+export interface ScoreLatestInput {
+  series: Series;
+  target: string;
+  featuresRef: ObjectRef;
+  featureSetId: string;
+  featureDefinitionsSha: string;
+  /** The clock (ms) the forecast is made at: the workflow's, or the replay's in the demo. */
+  asOf: number;
+  maxDataAgeMinutes: number;
+}
+
+export interface ScoreLatestResult {
+  record: PredictionRecord;
+  predictionsRef: ObjectRef;
+  written: boolean;
+}
+
+const REGIMES = ['low', 'medium', 'high'] as const;
+
+function fail(message: string, type: string): never {
+  throw ApplicationFailure.nonRetryable(message, type);
+}
+
+export function scoreActivities(store: ArtifactStore) {
+  return {
+    async scoreLatest(input: ScoreLatestInput): Promise<ScoreLatestResult> {
+      const { series, target } = input;
+      const name = `${series.exchange} ${series.symbol} ${series.timeframe} ${target}`;
+      const champion = await readChampion(store, series, target);
+      if (!champion) fail(`no champion for ${name}: run a training first (volcast train, or the daily schedule)`, 'NoChampionError');
+      if (champion.featureDefinitionsSha && champion.featureDefinitionsSha !== input.featureDefinitionsSha) {
+        fail(`the champion ${champion.modelId} of ${name} was trained on other feature definitions (${champion.featureDefinitionsSha.slice(0, 12)}, now ${input.featureDefinitionsSha.slice(0, 12)}): retrain before scoring`, 'FeatureMismatchError');
+      }
+      const featuresPath = await store.getFile(input.featuresRef);
+      const [newest] = await withDuck((db) => queryRows<{ ts: bigint | null }>(db, `SELECT max(ts) AS ts FROM read_parquet(${sqlString(featuresPath)})`));
+      if (newest?.ts == null) fail(`no feature rows for ${name}`, 'StaleDataError');
+      const barTs = Number(newest.ts);
+      const closedAt = barTs + timeframeMs(series.timeframe);
+      const ageMin = (input.asOf - closedAt) / 60_000;
+      if (ageMin > input.maxDataAgeMinutes) {
+        fail(
+          `data for ${name} is stale: the newest closed bar ${new Date(barTs).toISOString()} closed ${ageMin.toFixed(0)} minutes before ${new Date(input.asOf).toISOString()} (limit ${input.maxDataAgeMinutes}); check ingest`,
+          'StaleDataError',
+        );
+      }
+      const { card } = await readCard(store, champion.cardRef);
+      const modelPath = await store.getFile(champion.modelRef);
+      const scored = await scoreModel({ modelPath, modelSha256: champion.modelRef.sha256, card, featuresPath, window: { startTs: barTs, endTs: barTs + 1 } });
+      const i = scored.ts.indexOf(barTs);
+      if (i < 0) fail(`the newest bar ${new Date(barTs).toISOString()} of ${name} is not scorable: an input of ${champion.name} is missing`, 'ValidationError');
+      const value = scored.vol[i]!;
+      const sigma = scored.sigma?.[i] ?? null;
+      const [l80, u80] = sigma != null ? intervalBounds(value, sigma, INTERVAL_Z['80']) : [null, null];
+      const [l95, u95] = sigma != null ? intervalBounds(value, sigma, INTERVAL_Z['95']) : [null, null];
+      const record: PredictionRecord = {
+        exchange: series.exchange,
+        symbol: series.symbol,
+        timeframe: series.timeframe,
+        target,
+        barTs,
+        value,
+        lower80: l80,
+        upper80: u80,
+        lower95: l95,
+        upper95: u95,
+        regime: champion.regimeThresholds ? REGIMES[regimeOf(value, champion.regimeThresholds)] : null,
+        modelId: champion.modelId,
+        modelName: champion.name,
+        featureSetId: input.featureSetId,
+        dataWatermark: barTs,
+      };
+      const appended = await appendPredictions(store, [record]);
+      return { record, predictionsRef: appended.ref, written: appended.written };
+    },
+  };
+}
