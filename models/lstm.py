@@ -55,15 +55,42 @@ def jump_weights(df: pd.DataFrame, inp: dict[str, Any], ts: np.ndarray, h: int,
     return np.where(hit, float(weight), 1.0), int(hit.sum())
 
 
-def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None], device: str) -> Fitted:
+def build(n_features: int, p: dict[str, Any], sc: nn_.Scaling) -> Any:
+    """The net: scaling -> (Bi)LSTM -> last step (and attention pooling) -> linear (1 or 2 outputs)."""
     import torch
     from torch import nn
+
+    hidden, bi, att, sigma = int(p["hidden"]), bool(p["bidirectional"]), bool(p["attention"]), bool(p["sigma"])
+    width = hidden * (2 if bi else 1)
+    Pool = nn_.attention_pool()
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = nn_.scaler_module(sc)
+            self.lstm = nn.LSTM(n_features, hidden, num_layers=int(p["layers"]), batch_first=True, bidirectional=bi)
+            self.pool = Pool(width) if att else None
+            self.out = nn.Linear(width * (2 if att else 1), 2 if sigma else 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            o, _ = self.lstm(self.scale(x))
+            last = o[:, -1, :]
+            return self.out(torch.cat([self.pool(o), last], dim=1) if self.pool is not None else last)
+
+    return Net()
+
+
+def params_for(kind: str, given: dict[str, Any]) -> dict[str, Any]:
+    return {**DEFAULTS, **KIND_DEFAULTS.get(kind, {}), **{k: v for k, v in given.items() if k != "columns"}}
+
+
+def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None], device: str) -> Fitted:
+    import torch
 
     kind = inp["model"]["kind"]
     target = inp["target"]
     h = HORIZON[target]
-    p = {**DEFAULTS, **KIND_DEFAULTS.get(kind, {}),
-         **{k: v for k, v in inp["model"].get("params", {}).items() if k != "columns"}}
+    p = params_for(kind, inp["model"].get("params", {}))
     cols = feature_columns(inp)
     w, seed = int(p["window"]), int(inp.get("seed", 0))
     tr, te = build_rows(df, cols, w, target, inp["train"], inp["test"])
@@ -76,25 +103,8 @@ def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None], devi
     weights, jump_rows = np.ones(len(tr.idx)), None
     if kind == "lstm_jump":
         weights, jump_rows = jump_weights(df, inp, tr.ts, h, float(p["jumpWeight"]))
-    hidden, bi, att = int(p["hidden"]), bool(p["bidirectional"]), bool(p["attention"])
-    width = hidden * (2 if bi else 1)
-    Pool = nn_.attention_pool()
-
-    class Net(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.scale = nn_.scaler_module(sc)
-            self.lstm = nn.LSTM(len(cols), hidden, num_layers=int(p["layers"]), batch_first=True, bidirectional=bi)
-            self.pool = Pool(width) if att else None
-            self.out = nn.Linear(width * (2 if att else 1), 2 if sigma else 1)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            o, _ = self.lstm(self.scale(x))
-            last = o[:, -1, :]
-            return self.out(torch.cat([self.pool(o), last], dim=1) if self.pool is not None else last)
-
     n_fit, n_val = nn_.split(len(resp.yz), float(p["validFraction"]), h, kind)
-    net = Net().to(torch.device(device))
+    net = build(len(cols), p, sc).to(torch.device(device))
     spec = nn_.LossSpec(reg="mse", sigma=sigma, nll_weight=float(p["nllWeight"]))
     fitted = nn_.train(net, tr.x, resp.yz, weights, np.zeros(len(resp.yz)), n_fit, n_val, p, spec, device, seed,
                        beat, kind)

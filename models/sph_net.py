@@ -110,6 +110,11 @@ def build(n_price: int, n_eng: int, p: dict[str, Any], sc: nn_.Scaling) -> Any:
     return SPHNet()
 
 
+def loss_spec(p: dict[str, Any]) -> nn_.LossSpec:
+    return nn_.LossSpec(reg="huber", reg_weight=float(p["huberWeight"]), huber_delta=float(p["huberDelta"]),
+                        sigma=True, nll_weight=float(p["nllWeight"]), direction=True, bce_weight=float(p["bceWeight"]))
+
+
 def direction_labels(tr_x: np.ndarray, ylog: np.ndarray, cols: list[str], target: str, floor: float) -> tuple[np.ndarray, str]:
     """1 where the target's per-bar log variance exceeds the last bar's realized one, else 0."""
     ref = "rv_d" if target == "target_rv_24h" and "rv_d" in cols else "gk_var_1"
@@ -140,9 +145,7 @@ def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None], devi
     d, dref = direction_labels(tr.x, resp.ylog, cols, target, resp.floor)
     n_fit, n_val = nn_.split(len(resp.yz), float(p["validFraction"]), h, "sph_net")
     net = build(len(price), len(eng), p, sc).to(torch.device(device))
-    spec = nn_.LossSpec(reg="huber", reg_weight=float(p["huberWeight"]), huber_delta=float(p["huberDelta"]),
-                        sigma=True, nll_weight=float(p["nllWeight"]), direction=True,
-                        bce_weight=float(p["bceWeight"]))
+    spec = loss_spec(p)
     fitted = nn_.train(net, tr.x, resp.yz, np.ones(len(resp.yz)), d, n_fit, n_val, p, spec, device, seed,
                        beat, "sph_net")
     net = net.cpu().eval()
