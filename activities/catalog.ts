@@ -61,10 +61,13 @@ export interface VerifyProbeResult {
 }
 
 // ---- Model fits (issue 5; docs/model-contract.md) ----
-/** fitModel serves every kind but 'lstm'; fitNeuralModel serves 'lstm'. A wrong kind fails non-retryably. */
-export type ModelKind = 'persistence' | 'ewma' | 'har_rv' | 'log_har' | 'har_x' | 'garch' | 'lightgbm' | 'lstm';
+/** fitModel serves the statistical and tree kinds; fitNeuralModel serves the PyTorch kinds
+ *  (neuralModelKinds). A kind sent to the wrong one fails non-retryably, naming the right one. */
+export type ModelKind =
+  | 'persistence' | 'ewma' | 'har_rv' | 'log_har' | 'har_x' | 'garch' | 'lightgbm' | 'xgboost'
+  | 'lstm' | 'lstm_jump' | 'bilstm_attn' | 'sph_net';
 export type FitTarget = 'target_gk_1h' | 'target_rv_24h';
-export const neuralModelKinds: readonly ModelKind[] = ['lstm'];
+export const neuralModelKinds: readonly ModelKind[] = ['lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'];
 
 export interface FitInput {
   /** Hash of model spec + featureSetId + training window (made in TS). */
@@ -74,7 +77,7 @@ export interface FitInput {
   /** The feature-set Parquet of one series. */
   features: ObjectRef;
   featureSetId: string;
-  /** Candidate inputs for models that use "all features" (lightgbm, lstm). */
+  /** Candidate inputs for models that use "all features" (lightgbm, xgboost, the neural kinds). */
   featureColumns: string[];
   /** Training rows: startTs <= ts < endTs (embargo already applied). */
   train: { startTs: number; endTs: number };
@@ -99,6 +102,6 @@ export interface PythonActivities {
   verifyProbe(input: VerifyProbeInput): Promise<VerifyProbeResult>;
   /** Statistical and tree models, on the train-cpu queue. */
   fitModel(input: FitInput): Promise<FitResult>;
-  /** Neural models (lstm), on the gpu queue. */
+  /** Neural models (lstm, lstm_jump, bilstm_attn, sph_net), on the gpu queue. */
   fitNeuralModel(input: FitInput): Promise<FitResult>;
 }

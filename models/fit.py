@@ -19,20 +19,24 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import baselines, gbm, lstm
+from . import baselines, gbm, lstm, sph_net
 from .card import build_card, card_bytes
 from .frame import TARGETS, FitError, Fitted, load_frame
 from .onnx_export import run_onnx
 from .store import ArtifactStore, sha256_of
 
-CPU_KINDS = ("persistence", "ewma", "har_rv", "log_har", "har_x", "garch", "lightgbm")
-NEURAL_KINDS = ("lstm",)
+CPU_KINDS = ("persistence", "ewma", "har_rv", "log_har", "har_x", "garch", "lightgbm", "xgboost")
+NEURAL_KINDS = ("lstm", "lstm_jump", "bilstm_attn", "sph_net")
 ACTIVITY_KINDS = {"fitModel": CPU_KINDS, "fitNeuralModel": NEURAL_KINDS}
 PARITY_RTOL = 1e-5
 
 _CPU_FITS: dict[str, Callable[..., Fitted]] = {
     "persistence": baselines.persistence, "ewma": baselines.ewma, "har_rv": baselines.har_rv,
     "log_har": baselines.log_har, "har_x": baselines.har_x, "garch": baselines.garch, "lightgbm": gbm.fit,
+    "xgboost": gbm.fit_xgboost,
+}
+_NEURAL_FITS: dict[str, Callable[..., Fitted]] = {
+    "lstm": lstm.fit, "lstm_jump": lstm.fit, "bilstm_attn": lstm.fit, "sph_net": sph_net.fit,
 }
 
 
@@ -78,18 +82,33 @@ def _reused(store: ArtifactStore, inp: dict[str, Any]) -> dict[str, Any] | None:
             "testRows": int(card["test"]["rows"]), "wallSeconds": float(card.get("wallSeconds", 0.0))}
 
 
+def _rel(got: np.ndarray, want: np.ndarray, what: str) -> float:
+    if got.shape != want.shape:
+        raise ParityError(f"ONNX returned {got.shape} {what} values for {want.shape} test rows")
+    rel = np.abs(got - want) / np.maximum(np.abs(want), 1e-30)
+    return float(rel.max()) if len(rel) else 0.0
+
+
 def self_check(f: Fitted) -> dict[str, Any]:
     pred = np.asarray(f.test_pred, dtype=np.float64)
     if not np.all(np.isfinite(pred)) or np.any(pred < 0):
         raise ParityError(f"trainer predictions on the test rows are not finite and >= 0 ({int(np.sum(~np.isfinite(pred)))} non-finite)")
-    onx = run_onnx(f.onnx, f.test.x)
-    if onx.shape != pred.shape:
-        raise ParityError(f"ONNX returned {onx.shape} predictions for {pred.shape} test rows")
-    rel = np.abs(onx - pred) / np.maximum(np.abs(pred), 1e-30)
-    worst = float(rel.max()) if len(rel) else 0.0
+    check: dict[str, Any] = {"runtime": "onnxruntime (Python, CPU)", "rows": int(len(pred)), "tolerance": PARITY_RTOL}
+    if f.test_sigma is None:
+        worst = _rel(run_onnx(f.onnx, f.test.x), pred, "vol")
+    else:
+        sig = np.asarray(f.test_sigma, dtype=np.float64)
+        if not np.all(np.isfinite(sig)) or np.any(sig <= 0):
+            raise ParityError("trainer sigma on the test rows is not finite and > 0")
+        vol, osig = run_onnx(f.onnx, f.test.x, ("vol", "sigma"))
+        worst = _rel(vol, pred, "vol")
+        check["maxRelErrorSigma"] = _rel(osig, sig, "sigma")
+        if check["maxRelErrorSigma"] > PARITY_RTOL:
+            raise ParityError(f"ONNX sigma differs from the trainer's: max relative error {check['maxRelErrorSigma']:.3g} > {PARITY_RTOL}")
     if worst > PARITY_RTOL:
         raise ParityError(f"ONNX (Python onnxruntime) differs from the trainer's predictions: max relative error {worst:.3g} > {PARITY_RTOL}")
-    return {"runtime": "onnxruntime (Python, CPU)", "rows": int(len(rel)), "maxRelError": worst, "tolerance": PARITY_RTOL}
+    check["maxRelError"] = worst
+    return check
 
 
 def fit_model(store: ArtifactStore, inp: dict[str, Any], heartbeat: Callable[[Any], None],
@@ -109,7 +128,7 @@ def fit_model(store: ArtifactStore, inp: dict[str, Any], heartbeat: Callable[[An
             from .probe import pick_device
 
             device = pick_device()
-        f = lstm.fit(df, inp, heartbeat, device)
+        f = _NEURAL_FITS[kind](df, inp, heartbeat, device)
     else:
         f = _CPU_FITS[kind](df, inp, heartbeat)
     check = self_check(f)

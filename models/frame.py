@@ -136,3 +136,4 @@ class Fitted:
     test_pred: np.ndarray        # the trainer's own predictions on the test rows (float64)
     device: str = "cpu"
     libraries: dict[str, str] | None = None
+    test_sigma: np.ndarray | None = None  # std-dev of the predicted log variance (models with `sigma`)

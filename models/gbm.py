@@ -1,4 +1,5 @@
-"""LightGBM regression of the log per-bar variance on whatever feature columns are given.
+"""LightGBM (and XGBoost: `fit_xgboost`) regression of the log per-bar variance on whatever feature
+columns are given.
 
 - Inputs: tabular, `params.columns` if given, else the fit input's `featureColumns` (target columns are
   refused: they are the future). Rows are scorable when every column is non-null.
@@ -98,3 +99,79 @@ def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None]) -> F
     return Fitted(model, {"kind": "tabular", "columns": cols, "window": 1, "dtype": "float32"},
                   {**p, "seed": booster_params["seed"]}, fitted, {"head": head, "inputs": "raw (trees)"},
                   len(tr.idx), te, pred, libraries={"lightgbm": lgb.__version__, "onnxmltools": onnxmltools.__version__})
+
+
+XGB_DEFAULTS: dict[str, Any] = {
+    "max_depth": 4,
+    "learning_rate": 0.05,
+    "num_boost_round": 400,
+    "min_child_weight": 20.0,
+    "subsample": 1.0,
+    "colsample_bytree": 0.9,
+    "reg_lambda": 1.0,
+    "early_stopping_rounds": 30,
+    "validFraction": 0.2,
+    "nthread": 1,
+}
+
+
+def fit_xgboost(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None]) -> Fitted:
+    """XGBoost (hist trees) on the same response, validation span, smearing and head as LightGBM;
+    deterministic with one thread and the fit's seed. ONNX: onnxmltools' XGBoost converter."""
+    import onnxmltools
+    import xgboost as xgb
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    target = inp["target"]
+    h = HORIZON[target]
+    p = {**XGB_DEFAULTS, **{k: v for k, v in inp["model"].get("params", {}).items() if k != "columns"}}
+    cols = feature_columns(inp)
+    tr, te = build_rows(df, cols, 1, target, inp["train"], inp["test"])
+    require_rows(len(tr.idx), 300, "xgboost")
+    v = tr.y ** 2 / h
+    yfloor = var_floor(v)
+    y = np.log(np.maximum(v, yfloor))
+    n_val = max(50, int(round(float(p["validFraction"]) * len(y))))
+    n_fit = len(y) - n_val - h
+    require_rows(n_fit, 200, "xgboost (after carving the validation span)")
+    seed = int(inp.get("seed", 0))
+    # Fitted on the float32 inputs (what the graph sees); base_score fixed to the mean of the fitting
+    # response so it is recorded, not estimated.
+    base = float(np.mean(y[:n_fit]))
+    params = {"objective": "reg:squarederror", "tree_method": "hist", "seed": seed, "nthread": int(p["nthread"]),
+              "base_score": base, "eval_metric": "rmse",
+              **{k: p[k] for k in ("max_depth", "learning_rate", "min_child_weight", "subsample",
+                                   "colsample_bytree", "reg_lambda")}}
+    fnames = [f"f{i}" for i in range(len(cols))]  # the converter expects f0..fN
+    dfit = xgb.DMatrix(tr.x[:n_fit], y[:n_fit], feature_names=fnames)
+    dval = xgb.DMatrix(tr.x[-n_val:], y[-n_val:], feature_names=fnames)
+
+    class Beat(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            if epoch % 25 == 0:
+                beat({"stage": "xgboost", "iteration": epoch})
+            return False
+
+    booster = xgb.train(params, dfit, num_boost_round=int(p["num_boost_round"]), evals=[(dval, "valid")],
+                        early_stopping_rounds=int(p["early_stopping_rounds"]), verbose_eval=False,
+                        callbacks=[Beat()])
+    best = int(booster.best_iteration) + 1
+    booster = booster[:best]
+    pv = booster.predict(xgb.DMatrix(tr.x[-n_val:], feature_names=fnames)).astype(np.float64)
+    resid = y[-n_val:] - pv
+    smear = float(np.log(np.mean(np.exp(resid))))
+    head = {"kind": "logvar", "scale": 1.0, "shift": smear + math.log(h)}
+    onx = onnxmltools.convert_xgboost(booster, name="volcast_xgboost",
+                                      initial_types=[("x", FloatTensorType([None, len(cols)]))],
+                                      target_opset=15)
+    model = ox.append_head(onx, head, f"xgboost {target}")
+    pred = (ox.apply_head(booster.predict(xgb.DMatrix(te.x, feature_names=fnames)).astype(np.float64), head)
+            if len(te.idx) else np.zeros(0))
+    gain = booster.get_score(importance_type="gain")
+    fitted = {"bestIteration": best, "trees": best, "baseScore": base, "validRows": n_val, "fitRows": n_fit,
+              "purgedRows": h, "validRmseLog": float(np.sqrt(np.mean(resid ** 2))), "smearingBias": smear,
+              "response": f"log(max({target}^2 / {h}, {yfloor:.3g}))", "responseFloor": yfloor,
+              "featureImportanceGain": {c: round(float(gain.get(f, 0.0)), 6) for c, f in zip(cols, fnames)}}
+    return Fitted(model, {"kind": "tabular", "columns": cols, "window": 1, "dtype": "float32"},
+                  {**p, "seed": seed}, fitted, {"head": head, "inputs": "raw (trees)"},
+                  len(tr.idx), te, pred, libraries={"xgboost": xgb.__version__, "onnxmltools": onnxmltools.__version__})

@@ -1,164 +1,128 @@
-"""A small PyTorch LSTM over windows of features: the first neural model (queue role `gpu`).
+"""LSTM models over windows of features (queue role `gpu`): `lstm`, its jump-aware variant `lstm_jump`
+and `bilstm_attn`, one module with parameters (models/neural.py holds the shared scaling, training loop
+and export).
 
 - Input: sequence [N, W, F] of `params.columns` or the fit's `featureColumns` (the row and its W-1
   predecessors in file order, oldest first); scorable when all W*F values are non-null.
-- Input scaling, fit on the training rows and baked into the graph: z = (asinh(x / s) - mu) / sd per
-  column, s = median |x| (asinh is log-like for heavy-tailed variances, linear near 0 for returns).
-- Response: log(max(target^2 / h, floor)) standardised by its training mean/std; output
-  vol = exp(0.5 * (yhat * sd_y + mu_y + smearing bias + log h)), all inside the graph.
-- Early stopping on a validation span carved from the END of the training rows (h rows purged before
-  it), best-epoch weights kept; a heartbeat per epoch through the callback.
-- Deterministic: seeded torch/NumPy, fixed-order batches from a seeded generator, deterministic
-  algorithms, TF32 off, `threads` CPU threads (default 1). On CPU a refit gives identical weights; on
-  CUDA cuDNN's LSTM kernels are deterministic with these settings but may differ from CPU in the last
-  bits, so a refit on another device is not bit-identical.
-- ONNX via torch.onnx.export (TorchScript exporter, opset 17, dynamic batch); the trainer's own
-  predictions come from the same module on CPU in float32.
+- `lstm`: LSTM -> last step -> linear. Response, scaling, early stopping, smearing: models/neural.py.
+- `lstm_jump`: the same, the loss weighting each training row by `jumpWeight` (default 2) when a bar of
+  its target span (ts+1 bar .. ts+h bars) carries the Lee-Mykland flag `lm_jump` = 1. Flags are read
+  only from rows inside the training window (a target bar at or after train.endTs counts as unflagged,
+  so nothing after the window is read); the validation loss stays unweighted. jumpWeight = 1 is exactly
+  the plain LSTM.
+- `bilstm_attn`: a bidirectional LSTM, attention pooling over the time steps concatenated with the
+  last step, a sigma head by default.
+- `sigma` (default off for lstm/lstm_jump, on for bilstm_attn): a second output column trained with
+  Gaussian NLL (`nllWeight`), exported as `sigma` = std-dev of the predicted log variance.
+- Deterministic on one device (seeded, fixed batch order, deterministic algorithms): a refit on CPU
+  gives identical weights and ONNX bytes; CUDA differs from CPU in the last bits.
 """
 from __future__ import annotations
 
-import copy
-import io
-import math
-import os
-import warnings
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from .frame import HORIZON, Fitted, build_rows, require_rows, var_floor
+from . import neural as nn_
+from .frame import HORIZON, Fitted, build_rows, require_columns, require_rows, train_slice
 from .gbm import feature_columns
 
-os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-
 DEFAULTS: dict[str, Any] = {
+    **nn_.OPTIM_DEFAULTS,
     "window": 24, "hidden": 16, "layers": 1, "epochs": 30, "patience": 5, "lr": 3e-3, "batch": 256,
     "validFraction": 0.2, "threads": 1, "weightDecay": 0.0,
+    "bidirectional": False, "attention": False, "sigma": False, "nllWeight": 0.5,
+}
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "lstm": {},
+    "lstm_jump": {"jumpWeight": 2.0},
+    "bilstm_attn": {"bidirectional": True, "attention": True, "sigma": True},
 }
 
 
-def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None], device: str) -> Fitted:
+def jump_weights(df: pd.DataFrame, inp: dict[str, Any], ts: np.ndarray, h: int,
+                 weight: float) -> tuple[np.ndarray, int]:
+    """Per training row: `weight` if a bar of its target span is flagged by lm_jump, else 1."""
+    require_columns(df, ["lm_jump"], "lstm_jump")
+    sl = train_slice(df, inp["train"])  # flags after the training window are never read
+    sts = sl["ts"].to_numpy(np.int64)
+    flags = pd.Series(pd.to_numeric(sl["lm_jump"], errors="coerce").fillna(0.0).to_numpy() > 0.5, index=sts)
+    bar = int(np.median(np.diff(sts))) if len(sts) > 1 else 3_600_000
+    hit = np.zeros(len(ts), dtype=bool)
+    for k in range(1, h + 1):
+        hit |= flags.reindex(ts + k * bar, fill_value=False).to_numpy(dtype=bool)
+    return np.where(hit, float(weight), 1.0), int(hit.sum())
+
+
+def build(n_features: int, p: dict[str, Any], sc: nn_.Scaling) -> Any:
+    """The net: scaling -> (Bi)LSTM -> last step (and attention pooling) -> linear (1 or 2 outputs)."""
     import torch
     from torch import nn
 
-    target = inp["target"]
-    h = HORIZON[target]
-    p = {**DEFAULTS, **{k: v for k, v in inp["model"].get("params", {}).items() if k != "columns"}}
-    cols = feature_columns(inp)
-    w, seed = int(p["window"]), int(inp.get("seed", 0))
-    tr, te = build_rows(df, cols, w, target, inp["train"], inp["test"])
-    require_rows(len(tr.idx), 300, "lstm")
-
-    torch.set_num_threads(int(p["threads"]))
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-
-    last = tr.x[:, -1, :].astype(np.float64)
-    s = np.median(np.abs(last), axis=0)
-    s = np.where(s > 0, s, 1.0)
-    a = np.arcsinh(last / s)
-    mu, sd = a.mean(axis=0), a.std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)
-    v = tr.y ** 2 / h
-    yfloor = var_floor(v)
-    ylog = np.log(np.maximum(v, yfloor))
-    mu_y, sd_y = float(ylog.mean()), float(ylog.std() or 1.0)
-    yz = (ylog - mu_y) / sd_y
+    hidden, bi, att, sigma = int(p["hidden"]), bool(p["bidirectional"]), bool(p["attention"]), bool(p["sigma"])
+    width = hidden * (2 if bi else 1)
+    Pool = nn_.attention_pool()
 
     class Net(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.register_buffer("s", torch.tensor(s, dtype=torch.float32))
-            self.register_buffer("mu", torch.tensor(mu, dtype=torch.float32))
-            self.register_buffer("sd", torch.tensor(sd, dtype=torch.float32))
-            self.lstm = nn.LSTM(len(cols), int(p["hidden"]), num_layers=int(p["layers"]), batch_first=True)
-            self.out = nn.Linear(int(p["hidden"]), 1)
+            self.scale = nn_.scaler_module(sc)
+            self.lstm = nn.LSTM(n_features, hidden, num_layers=int(p["layers"]), batch_first=True, bidirectional=bi)
+            self.pool = Pool(width) if att else None
+            self.out = nn.Linear(width * (2 if att else 1), 2 if sigma else 1)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            u = x / self.s
-            # asinh(u), written with ops the TorchScript ONNX exporter knows (it has no aten::asinh)
-            a = torch.sign(u) * torch.log(torch.abs(u) + torch.sqrt(u * u + 1.0))
-            z = (a - self.mu) / self.sd
-            o, _ = self.lstm(z)
-            return self.out(o[:, -1, :])
+            o, _ = self.lstm(self.scale(x))
+            last = o[:, -1, :]
+            return self.out(torch.cat([self.pool(o), last], dim=1) if self.pool is not None else last)
 
-    class Vol(nn.Module):
-        def __init__(self, net: nn.Module, shift: float) -> None:
-            super().__init__()
-            self.net = net
-            self.scale, self.shift = sd_y, shift
+    return Net()
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.exp(0.5 * (self.net(x) * self.scale + self.shift))
 
-    n_val = max(50, int(round(float(p["validFraction"]) * len(yz))))
-    n_fit = len(yz) - n_val - h
-    require_rows(n_fit, 200, "lstm (after carving the validation span)")
-    dev = torch.device(device)
-    X = torch.tensor(tr.x, dtype=torch.float32)
-    Y = torch.tensor(yz, dtype=torch.float32).unsqueeze(1)
-    xf, yf = X[:n_fit].to(dev), Y[:n_fit].to(dev)
-    xv, yv = X[-n_val:].to(dev), Y[-n_val:].to(dev)
-    net = Net().to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=float(p["lr"]), weight_decay=float(p["weightDecay"]))
-    gen = torch.Generator().manual_seed(seed)
-    loss_fn = nn.MSELoss()
-    best, best_state, best_epoch, bad, history = math.inf, copy.deepcopy(net.state_dict()), 0, 0, []
-    bs = int(p["batch"])
-    for epoch in range(1, int(p["epochs"]) + 1):
-        net.train()
-        perm = torch.randperm(n_fit, generator=gen).to(dev)
-        total = 0.0
-        for i in range(0, n_fit, bs):
-            b = perm[i:i + bs]
-            opt.zero_grad()
-            loss = loss_fn(net(xf[b]), yf[b])
-            loss.backward()
-            opt.step()
-            total += float(loss.item()) * len(b)
-        net.eval()
-        with torch.no_grad():
-            vl = float(loss_fn(net(xv), yv).item())
-        history.append({"epoch": epoch, "train": total / n_fit, "valid": vl})
-        beat({"stage": "lstm", "epoch": epoch, "trainLoss": total / n_fit, "validLoss": vl})
-        if vl < best - 1e-9:
-            best, best_state, best_epoch, bad = vl, copy.deepcopy(net.state_dict()), epoch, 0
-        else:
-            bad += 1
-            if bad >= int(p["patience"]):
-                break
+def params_for(kind: str, given: dict[str, Any]) -> dict[str, Any]:
+    return {**DEFAULTS, **KIND_DEFAULTS.get(kind, {}), **{k: v for k, v in given.items() if k != "columns"}}
 
-    net.load_state_dict(best_state)
+
+def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None], device: str) -> Fitted:
+    import torch
+
+    kind = inp["model"]["kind"]
+    target = inp["target"]
+    h = HORIZON[target]
+    p = params_for(kind, inp["model"].get("params", {}))
+    cols = feature_columns(inp)
+    w, seed = int(p["window"]), int(inp.get("seed", 0))
+    tr, te = build_rows(df, cols, w, target, inp["train"], inp["test"])
+    require_rows(len(tr.idx), 300, kind)
+    nn_.setup_torch(seed, int(p["threads"]))
+
+    sc = nn_.Scaling.fit(tr.x)
+    resp = nn_.response(tr.y, h)
+    sigma = bool(p["sigma"])
+    weights, jump_rows = np.ones(len(tr.idx)), None
+    if kind == "lstm_jump":
+        weights, jump_rows = jump_weights(df, inp, tr.ts, h, float(p["jumpWeight"]))
+    n_fit, n_val = nn_.split(len(resp.yz), float(p["validFraction"]), h, kind)
+    net = build(len(cols), p, sc).to(torch.device(device))
+    spec = nn_.LossSpec(reg="mse", sigma=sigma, nll_weight=float(p["nllWeight"]))
+    fitted = nn_.train(net, tr.x, resp.yz, weights, np.zeros(len(resp.yz)), n_fit, n_val, p, spec, device, seed,
+                       beat, kind)
     net = net.cpu().eval()
-    with torch.no_grad():
-        pv = net(X[-n_val:]).numpy().reshape(-1).astype(np.float64) * sd_y + mu_y
-    resid = ylog[-n_val:] - pv
-    smear = float(np.log(np.mean(np.exp(resid))))
-    shift = mu_y + smear + math.log(h)
-    model = Vol(net, shift).eval()
-    with torch.no_grad():
-        pred = (model(torch.tensor(te.x, dtype=torch.float32)).numpy().reshape(-1).astype(np.float64)
-                if len(te.idx) else np.zeros(0))
-    buf = io.BytesIO()
-    dummy = torch.tensor(tr.x[:2], dtype=torch.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (dummy,), buf, input_names=["x"], output_names=["vol"],
-                          dynamic_axes={"x": {0: "N"}, "vol": {0: "N"}}, opset_version=17, dynamo=False,
-                          do_constant_folding=True)
-    fitted = {"bestEpoch": best_epoch, "epochsRun": len(history), "bestValidLoss": best, "history": history,
-              "fitRows": n_fit, "validRows": n_val, "purgedRows": h, "smearingBias": smear,
-              "parameters": int(sum(t.numel() for t in net.parameters())),
-              "response": f"standardised log(max({target}^2 / {h}, {yfloor:.3g}))", "responseFloor": yfloor}
-    scaling = {"inputs": "z = (asinh(x / s) - mu) / sd", "s": s.tolist(), "mu": mu.tolist(), "sd": sd.tolist(),
-               "target": {"mean": mu_y, "std": sd_y, "shift": shift,
-                          "rule": "vol = exp(0.5 * (yhat * std + shift)), shift = mean + smearing + log h"}}
-    return Fitted(buf.getvalue(), {"kind": "sequence", "columns": cols, "window": w, "dtype": "float32"},
+    model, info = nn_.export_model(net, resp, h, tr.x[-n_val:], sigma)
+    pred, psig = nn_.predict(model, te.x, sigma)
+    onnx_bytes = nn_.to_onnx(model, tr.x[:2], sigma)
+    fitted.update({"purgedRows": h, **info, "parameters": int(sum(t.numel() for t in net.parameters())),
+                   "response": f"standardised log(max({target}^2 / {h}, {resp.floor:.3g}))",
+                   "responseFloor": resp.floor})
+    if jump_rows is not None:
+        fitted.update({"jumpRows": jump_rows, "jumpWeight": float(p["jumpWeight"]),
+                       "jumpRule": "weight rows whose target span has lm_jump = 1 (flags inside the training window)"})
+    scaling = {**sc.card(), "target": {"mean": resp.mean, "std": resp.std, "shift": info["shift"],
+                                       "rule": "vol = exp(0.5 * (yhat * std + shift)), shift = mean + smearing + log h"}}
+    if sigma:
+        scaling["sigma"] = {"rule": "sigma = std * exp(0.5 * clamp(s, -8, 8)) * calibration",
+                            "calibration": info["sigmaCalibration"]}
+    return Fitted(onnx_bytes, {"kind": "sequence", "columns": cols, "window": w, "dtype": "float32"},
                   {**p, "seed": seed}, fitted, scaling, len(tr.idx), te, pred, device=device,
-                  libraries={"torch": torch.__version__})
+                  libraries={"torch": torch.__version__}, test_sigma=psig)

@@ -158,6 +158,8 @@ def append_head(model: onnx.ModelProto, head: Head, doc: str) -> bytes:
         for node in graph.node:
             node.input[:] = ["x" if i == old_in else i for i in node.input]
         graph.input[0].name = "x"
+    if not any(o.domain in ("", "ai.onnx") for o in model.opset_import):
+        model.opset_import.extend([helper.make_opsetid("", 15)])  # a tree-only graph (XGBoost) has none
     yhat = graph.output[0].name
     g = _G()
     g.n = 1000
@@ -171,8 +173,9 @@ def append_head(model: onnx.ModelProto, head: Head, doc: str) -> bytes:
     return model.SerializeToString()
 
 
-def run_onnx(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
-    """Python onnxruntime on CPU, one thread: the trainer's self-check."""
+def run_onnx(model_bytes: bytes, x: np.ndarray, outputs: tuple[str, ...] = ("vol",)) -> Any:
+    """Python onnxruntime on CPU, one thread: the trainer's self-check. One output name: its values
+    [N] (float64); several: a tuple of them."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -180,9 +183,11 @@ def run_onnx(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     so.inter_op_num_threads = 1
     sess = ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
     if len(x) == 0:
-        return np.zeros(0)
-    out = sess.run(["vol"], {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
-    return np.asarray(out, dtype=np.float64).reshape(-1)
+        res = [np.zeros(0) for _ in outputs]
+    else:
+        res = [np.asarray(o, dtype=np.float64).reshape(-1)
+               for o in sess.run(list(outputs), {"x": np.ascontiguousarray(x, dtype=np.float32)})]
+    return res[0] if len(outputs) == 1 else tuple(res)
 
 
 def linear_numpy(x: np.ndarray, transforms: list[Transform], coef: np.ndarray, intercept: float) -> np.ndarray:

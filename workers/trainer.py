@@ -47,9 +47,10 @@ def build_activities(store: ArtifactStore) -> dict[str, Callable[..., Any]]:
     def verify_probe_activity(inp: dict[str, Any]) -> dict[str, Any]:
         return verify_probe(store, inp, activity.info().attempt, activity.heartbeat, time.sleep)
 
-    # Model fits (models/fit.py): statistical and tree models on the train-cpu queue, neural nets on
-    # the gpu queue. A kind sent to the wrong one, a missing column or too few rows is a FitError (a
-    # ValueError), hence non-retryable; a re-run after a worker death simply fits again.
+    # Model fits (models/fit.py): statistical and tree models (incl. xgboost) on the train-cpu queue,
+    # neural nets (lstm, lstm_jump, bilstm_attn, sph_net) on the gpu queue. A kind sent to the wrong
+    # one, a missing column or too few rows is a FitError (a ValueError), hence non-retryable; a
+    # re-run after a worker death simply fits again.
     @activity.defn(name="fitModel")
     @permanent_errors
     def fit_model_activity(inp: dict[str, Any]) -> dict[str, Any]:

@@ -62,6 +62,12 @@ def build_features(c: pd.DataFrame) -> pd.DataFrame:
     f["ret_24"] = pd.Series(ret).rolling(24).sum().to_numpy()
     f["log_volume_ratio"] = np.log(c.volume.to_numpy() / c.volume.rolling(168).mean().to_numpy())
     dt = pd.to_datetime(ts, unit="ms", utc=True)
+    # OHLCV-derived price stream (SPH-Net's `priceColumns`) and the Lee-Mykland jump flag.
+    f["hl_range"] = np.log(h / l)
+    f["oc_range"] = np.log(cl / o)
+    vol = c.volume.to_numpy(np.float64)
+    f["vol_ratio_24"] = vol / c.volume.rolling(24).mean().to_numpy()
+    f["lm_jump"] = lee_mykland_jump(ret)
     f["hour"] = dt.hour.astype(np.int64)
     f["weekday"] = dt.dayofweek.astype(np.int64)  # 0 = Monday (the models take levels from the data)
     # Targets on the time grid: null where a needed future bar is missing.
@@ -73,8 +79,27 @@ def build_features(c: pd.DataFrame) -> pd.DataFrame:
     return f
 
 
+def lee_mykland_jump(ret: np.ndarray, k: int = 168, alpha: float = 0.01) -> np.ndarray:
+    """Lee-Mykland (2008) jump flag of each bar (0/1, NaN during warm-up): |L| = |r_t| / sigma_t, with
+    sigma_t^2 the bipower variation mean(|r_j||r_j-1|) over the previous k bars, against the Gumbel
+    critical value at level alpha: (|L| - C_n) / S_n > -log(-log(1 - alpha)), n = k."""
+    a = pd.Series(np.abs(ret))
+    bp = (a * a.shift(1)).rolling(k - 1).mean().shift(1).to_numpy()  # bars t-k+1 .. t-1, none at t
+    stat = np.abs(ret) / np.sqrt(bp)
+    c = math.sqrt(2 / math.pi)
+    ln = math.sqrt(2 * math.log(k))
+    c_n = ln / c - (math.log(math.pi) + math.log(math.log(k))) / (2 * c * ln)
+    s_n = 1 / (c * ln)
+    beta = -math.log(-math.log(1 - alpha))
+    flag = ((stat - c_n) / s_n > beta).astype(np.float64)
+    return np.where(np.isfinite(stat), flag, np.nan)
+
+
 FEATURE_COLUMNS = ["ret_1", "r2_1", "gk_var_1", "gk_var_6", "gk_var_same_hour_7d", "rv_d", "rv_w", "rv_m",
                    "gk_vol_24", "park_vol_24", "ret_24", "log_volume_ratio", "hour", "weekday"]
+# The neural models' inputs: the OHLCV-derived price stream, then the engineered stream (with lm_jump).
+PRICE_COLUMNS = ["ret_1", "hl_range", "oc_range", "gk_var_1", "r2_1", "vol_ratio_24"]
+NEURAL_COLUMNS = PRICE_COLUMNS + [c for c in FEATURE_COLUMNS if c not in PRICE_COLUMNS] + ["lm_jump"]
 
 
 def parquet_bytes(f: pd.DataFrame) -> bytes:
