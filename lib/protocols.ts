@@ -2,6 +2,7 @@
  * Evaluation protocols from config, resolved into the plain object a train workflow receives
  * (workflow code cannot read config): targets, history span, walk-forward spec, model specs, seed.
  */
+import { neuralModelKinds } from '../activities/catalog';
 import type { VolcastConfig } from './config';
 import type { WalkForwardSpec } from './walkForward';
 
@@ -21,11 +22,9 @@ export interface ResolvedProtocol {
   seed: number;
 }
 
-/** Kinds trained by PyTorch on the GPU queue; the rest fit on volcast-train-cpu. */
-export const NEURAL_KINDS = new Set(['lstm', 'lstm_jump', 'bilstm_attn', 'sph_net']);
-
+/** Neural kinds are trained by PyTorch on the GPU queue (fitNeuralModel); the rest on volcast-train-cpu. */
 export function fitActivityFor(kind: string): 'fitModel' | 'fitNeuralModel' {
-  return NEURAL_KINDS.has(kind) ? 'fitNeuralModel' : 'fitModel';
+  return (neuralModelKinds as readonly string[]).includes(kind) ? 'fitNeuralModel' : 'fitModel';
 }
 
 export function resolveProtocol(cfg: VolcastConfig, name: string, overrides: { models?: string[]; targets?: string[] } = {}): ResolvedProtocol {
