@@ -20,7 +20,8 @@
  * Targets are stricter, because a target must mean the same thing on every row: a target is NULL
  * unless every bar of its forward horizon is present — which also makes it NULL wherever the future
  * is not yet known (the last rows of a series).
- * Division by zero and any other non-finite result give NULL (never NaN or ±Inf in the output).
+ * Division by zero and any other non-finite result give NULL (never NaN or ±Inf in the output), and so
+ * does an expression with an undefined input (DuckDB's greatest() would skip a NULL: guarded by CASE).
  *
  * ## Sessions (fixed UTC hours, start inclusive, end exclusive; no daylight-saving shifts)
  * Sydney 21–06, Tokyo 00–09, London 08–17, New York 13–22. Overlaps: Sydney–Tokyo 00–06,
@@ -207,8 +208,8 @@ export const DEFINITIONS: Definition[] = [
   },
   { name: 'on_ret', kind: 'helper', type: 'DOUBLE', stage: 'bar2', description: '"overnight" return: previous close to this open', formula: 'ln(O_t / C_prev)', sql: 'ln(open / prev_close)', lookback: 2 },
   { name: 'tr', kind: 'helper', type: 'DOUBLE', stage: 'bar2', description: 'true range', formula: 'max(H, C_prev) − min(L, C_prev); H − L on the first row', sql: 'greatest(high, coalesce(prev_close, high)) - least(low, coalesce(prev_close, low))', lookback: 2 },
-  { name: 'up_move', kind: 'helper', type: 'DOUBLE', stage: 'bar2', description: 'close rise', formula: 'max(C_t − C_prev, 0)', sql: 'greatest(close - prev_close, 0)', lookback: 2 },
-  { name: 'down_move', kind: 'helper', type: 'DOUBLE', stage: 'bar2', description: 'close fall', formula: 'max(C_prev − C_t, 0)', sql: 'greatest(prev_close - close, 0)', lookback: 2 },
+  { name: 'up_move', kind: 'helper', type: 'DOUBLE', stage: 'bar2', description: 'close rise', formula: 'max(C_t − C_prev, 0)', sql: 'CASE WHEN prev_close IS NOT NULL THEN greatest(close - prev_close, 0) END', lookback: 2 },
+  { name: 'down_move', kind: 'helper', type: 'DOUBLE', stage: 'bar2', description: 'close fall', formula: 'max(C_prev − C_t, 0)', sql: 'CASE WHEN prev_close IS NOT NULL THEN greatest(prev_close - close, 0) END', lookback: 2 },
   {
     name: 'gk_vol_1', kind: 'feature', type: 'DOUBLE', stage: 'bar2', description: 'Garman–Klass volatility of the candle at ts', formula: 'sqrt(gk_var_1)',
     sql: 'sqrt(gk_var_1)', lookback: 1, reference: (ctx, i) => Math.sqrt(R.gkVar(S(ctx), i)),
@@ -317,7 +318,7 @@ export const DEFINITIONS: Definition[] = [
   },
   {
     name: 'rel_jump_24', kind: 'feature', type: 'DOUBLE', stage: 'window', description: 'relative jump: share of 24-bar realized variance not explained by bipower variation',
-    formula: 'max(RV − BV, 0)/RV, RV = Σ r², BV = bv_24', sql: 'greatest(sum(r2_1) OVER w24 - pi() / 2 * sum(bp_term) OVER w24, 0) / sum(r2_1) OVER w24', lookback: 24 + 2,
+    formula: 'max(RV − BV, 0)/RV, RV = Σ r², BV = bv_24', sql: 'CASE WHEN sum(bp_term) OVER w24 IS NOT NULL THEN greatest(sum(r2_1) OVER w24 - pi() / 2 * sum(bp_term) OVER w24, 0) / sum(r2_1) OVER w24 END', lookback: 24 + 2,
     reference: (ctx, i) => {
       const rv = sumOf(ctx, i, 24, r2(ctx)), bv = sumOf(ctx, i, 24, bpTerm(ctx));
       return rv === null || bv === null ? null : R.div(Math.max(rv - (Math.PI / 2) * bv, 0), rv);
