@@ -1,6 +1,7 @@
 /** volcast CLI: `volcast --help`. Every command loads and validates the config before anything else. */
 import { Command } from 'commander';
 import { registerDev } from './dev';
+import { registerFeatures } from './features';
 import { registerWorker } from './worker';
 
 async function main(argv: string[]): Promise<void> {
@@ -9,6 +10,7 @@ async function main(argv: string[]): Promise<void> {
     .showHelpAfterError();
   registerDev(program);
   registerWorker(program);
+  registerFeatures(program);
   await program.parseAsync(argv);
 }
 

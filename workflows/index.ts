@@ -1,1 +1,2 @@
 export * from './probe';
+export * from './features';

@@ -40,6 +40,8 @@ export interface SeriesInput {
 
 export interface PreviousFeatures {
   featureSetId: string;
+  /** definitionsSha() of the build that wrote it; another value forces a full rebuild. */
+  definitionsSha?: string;
   /** series key -> local feature Parquet file */
   files: Record<string, string>;
   /** series key -> last candle ts (ms) the previous set was built on */
@@ -97,6 +99,11 @@ export function featureSetIdOf(barMs: number, marks: Record<string, { watermark:
   h.update(definitionsText());
   h.update(JSON.stringify({ barMs, marks: Object.keys(marks).sort().map((k) => [k, marks[k]!.watermark, marks[k]!.rows]) }));
   return `fs-${h.digest('hex').slice(0, 24)}`;
+}
+
+/** Hash of the definitions alone (the previous set must have been built by the same ones). */
+export function definitionsSha(): string {
+  return createHash('sha256').update(definitionsText()).digest('hex');
 }
 
 export const OUTPUT_COLUMNS = ['ts', ...OUTPUT_DEFINITIONS.map((d) => d.name)];
@@ -185,6 +192,7 @@ type Plan = { kind: 'full'; reason?: string } | { kind: 'incremental'; cutoff: n
 /** Decides whether the previous feature set can be extended, and from which ts. */
 async function planIncremental(db: Duck, keys: string[], barMs: number, prev?: PreviousFeatures): Promise<Plan> {
   if (!prev) return { kind: 'full' };
+  if (prev.definitionsSha !== undefined && prev.definitionsSha !== definitionsSha()) return { kind: 'full', reason: 'the feature definitions changed' };
   const prevKeys = Object.keys(prev.files).sort();
   if (JSON.stringify(prevKeys) !== JSON.stringify([...keys].sort())) return { kind: 'full', reason: 'the series differ from the previous feature set' };
   for (const key of keys) {
