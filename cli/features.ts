@@ -26,7 +26,7 @@ export async function describeFeatureFile(path: string): Promise<string> {
     const nulls = await queryRows<Record<string, bigint>>(db, `SELECT count(*) AS __rows, ${cols.map((c) => `count(*) - count(${c.column_name}) AS ${c.column_name}`).join(', ')} FROM ${src}`);
     const n = nulls[0]!;
     const edge = await queryRows<Record<string, unknown>>(db, `(SELECT * FROM ${src} ORDER BY ts LIMIT 1) UNION ALL (SELECT * FROM ${src} ORDER BY ts DESC LIMIT 1)`);
-    const fmt = (v: unknown) => (v === null ? 'NULL' : typeof v === 'number' ? v.toPrecision(6) : String(v));
+    const fmt = (v: unknown) => (v === null ? 'NULL' : typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(6) : String(v));
     const lines = [`rows ${n.__rows}, ${cols.length} columns`, `${'column'.padEnd(24)} ${'type'.padEnd(8)} ${'nulls'.padStart(7)}  ${'first row'.padStart(14)}  ${'last row'.padStart(14)}`];
     for (const c of cols) {
       lines.push(`${c.column_name.padEnd(24)} ${c.column_type.padEnd(8)} ${String(n[c.column_name]).padStart(7)}  ${fmt(edge[0]?.[c.column_name]).padStart(14)}  ${fmt(edge[1]?.[c.column_name]).padStart(14)}`);
