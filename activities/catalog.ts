@@ -5,6 +5,7 @@
 import catalogJson from './catalog.json';
 import type { QueueRole } from '../temporal.config';
 import type { ObjectRef } from '../lib/store';
+import type { Series } from '../lib/layout';
 
 export type Language = 'typescript' | 'python';
 export interface CatalogEntry {
@@ -104,4 +105,40 @@ export interface PythonActivities {
   fitModel(input: FitInput): Promise<FitResult>;
   /** Neural models (lstm, lstm_jump, bilstm_attn, sph_net), on the gpu queue. */
   fitNeuralModel(input: FitInput): Promise<FitResult>;
+}
+
+// ---- Features (issue 4) ----
+export interface BuildFeaturesInput {
+  /** Series built together (cross-asset features span them); one timeframe. */
+  series: Series[];
+  /** The manifest of an earlier feature set of the same series: only the tail is recomputed. */
+  previous?: ObjectRef;
+}
+export interface FeatureSeriesOutput {
+  series: Series;
+  ref: ObjectRef;
+  rows: number;
+  /** Last candle ts (ms) of the series. */
+  watermark: number;
+}
+export interface BuildFeaturesResult {
+  /** The feature set's manifest (features/{featureSetId}/_manifest.json). */
+  ref: ObjectRef;
+  featureSetId: string;
+  rows: number;
+  columns: string[];
+  /** series key (exchange:BASE-QUOTE:timeframe) -> last candle ts (ms) */
+  watermark: Record<string, number>;
+  series: FeatureSeriesOutput[];
+  mode: 'full' | 'incremental';
+  recomputedRows: number;
+}
+/** The manifest object of a feature set. */
+export interface FeatureSetManifest {
+  featureSetId: string;
+  definitionsSha: string;
+  columns: string[];
+  rows: number;
+  watermark: Record<string, number>;
+  series: (FeatureSeriesOutput & { key: string })[];
 }

@@ -3,13 +3,19 @@ import { loadConfig, type VolcastConfig } from '../lib/config';
 import type { ArtifactStore } from '../lib/store';
 import { evaluateActivities } from './evaluate';
 import { ingestActivities } from './ingest';
+import { featureActivities } from './features';
 import { probeActivities } from './probe';
+import { scoreActivities } from './score';
+import { trainingActivities } from './training';
 
 export function createActivities(store: ArtifactStore, cfg: VolcastConfig = loadConfig()) {
   return {
     ...probeActivities(store),
     ...evaluateActivities(store),
     ...ingestActivities(store, cfg),
+    ...featureActivities(store),
+    ...trainingActivities(store, cfg),
+    ...scoreActivities(store),
   };
 }
 

@@ -1,40 +1,75 @@
 /**
- * The main job on the embedded stack. Until the pipeline issues land it is the platform round trip:
- * a TypeScript activity on volcast-cpu writes an object to MinIO, a Python activity on volcast-gpu
- * reads it by reference, verifies its sha256 and writes a result.
+ * The main job on the embedded stack with the bundled real data: replay exchange (real candles from
+ * ../shared/data behind the Binance REST API, so the real ccxt path runs) → backfill → train
+ * (walk-forward, evaluate, promote) → schedules → score, printing the leaderboards, the reports and
+ * the latest forecasts. The dev stack keeps running afterwards for the Web UI and the console.
  */
-import { randomUUID } from 'node:crypto';
 import type { VolcastConfig } from '../lib/config';
-import { connectClient, consoleUrl, webUiUrl } from '../lib/temporal';
 import { up } from '../infra/devStack';
+import { startReplayExchange } from '../infra/replayExchange';
+import { resolveProtocol } from '../lib/protocols';
+import { applySchedules } from '../lib/schedules';
+import { connectClient, consoleUrl, webUiUrl } from '../lib/temporal';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
-import { taskQueues } from '../temporal.config';
+import type { BackfillProgress } from '../workflows';
+import { runScore, runTrain } from './pipeline';
 
-export async function runDemo(cfgIn: VolcastConfig): Promise<void> {
-  const cfg = await up(cfgIn);
+const DAY = 86_400_000;
+
+export interface DemoOptions {
+  symbols?: string[];
+  protocol?: string;
+  /** Days of history to backfill (the scheduled protocol needs 180 days plus 30 of warm-up). */
+  days?: number;
+}
+
+export async function runDemo(cfgIn: VolcastConfig, opts: DemoOptions = {}): Promise<void> {
+  const t0 = Date.now();
+  const symbols = opts.symbols ?? cfgIn.symbols;
+  const replayPort = Number(process.env.VOLCAST_EXCHANGE_PORT ?? 19100);
+  const replay = await startReplayExchange({ port: replayPort, symbols });
+  const cfg = await up({ ...cfgIn, exchanges: [{ id: cfgIn.exchanges[0]!.id, urlOverride: replay.url }, ...cfgIn.exchanges.slice(1)] });
+  const exchangeEnv = { VOLCAST_EXCHANGE_URL: replay.url };
+  console.log(`replay exchange ${replay.url}: real Binance candles of ${symbols.join(', ')} up to ${new Date(replay.now()).toISOString()}`);
   const workers: LocalWorker[] = [];
   try {
-    console.log('starting workers (cpu, train --gpu-on-cpu)…');
-    workers.push(await startWorker(cfg, 'cpu'));
-    workers.push(await startWorker(cfg, 'train', { gpuOnCpu: true }));
+    console.log('starting workers: cpu, train --gpu-on-cpu …');
+    workers.push(await startWorker(cfg, 'cpu', { env: exchangeEnv }));
+    workers.push(await startWorker(cfg, 'train', { gpuOnCpu: true, env: exchangeEnv }));
     const client = await connectClient(cfg);
-    const runId = `demo-${randomUUID().slice(0, 8)}`;
-    const workflowId = `platform-round-trip-${runId}`;
-    console.log(`running workflow ${workflowId}…`);
-    const result = await client.workflow.execute('platformRoundTrip', {
-      taskQueue: taskQueues.cpu,
-      workflowId,
-      args: [{ runId, message: 'hello from volcast' }],
+    const stamp = new Date(replay.now()).toISOString().slice(0, 13).replace(/[-T:]/g, '');
+    const now = replay.now();
+
+    // 1. Backfill through ccxt (idempotent: a second run writes nothing).
+    const from = now - (opts.days ?? 240) * DAY;
+    const bf = await client.workflow.start('backfill', {
+      taskQueue: cfg.taskQueues.cpu,
+      workflowId: `demo-backfill-${stamp}-${Date.now()}`,
+      args: [{ symbols, timeframe: cfg.timeframes[0]!, from, now, exchange: cfg.exchanges[0]!.id, concurrency: cfg.ingest.concurrency, monthsPerActivity: cfg.ingest.monthsPerActivity }],
     });
-    console.log(JSON.stringify(result, null, 2));
-    console.log(`\nWhere to look:
-  Web UI (workflow):  ${webUiUrl(cfg)}/${workflowId}
-  temporal CLI:       .tools/bin/temporal workflow list --address ${cfg.temporal.address}
-  MinIO console:      ${consoleUrl(cfg)} (user/password in ${cfg.stateDir}/credentials.env)
-  objects:            s3://${cfg.minio.bucket}/${result.written.ref.key}
-                      s3://${cfg.minio.bucket}/${result.verified.ref.key}
-The dev stack keeps running: \`volcast dev status\`, \`volcast dev down\`.`);
+    const progress = (await bf.result()) as BackfillProgress;
+    for (const s of progress.symbols) console.log(`  backfill ${s.symbol}: ${s.status}, ${s.fetchedRows} candles fetched, ${s.storedRows} stored`);
+
+    // 2. Train: walk-forward fits of every model, evaluation, promotion.
+    const protocol = resolveProtocol(cfg, opts.protocol ?? 'scheduled');
+    const trained = await runTrain(client, cfg, { exchange: cfg.exchanges[0]!.id, symbols, timeframe: cfg.timeframes[0]!, protocol, now }, `demo-train-${stamp}-${Date.now()}`);
+
+    // 3. Schedules, paused: the replay's data is historical, so an hourly run against the real clock
+    //    would (rightly) fail as stale. `volcast schedules unpause score` against a live exchange.
+    await applySchedules(client, { ...cfg, schedules: { score: { ...cfg.schedules.score, paused: true }, train: { ...cfg.schedules.train, paused: true } } });
+    console.log('schedules volcast-score (hourly) and volcast-train (daily) applied, paused for the historical demo data');
+
+    // 4. Score: the champion's forecast for the newest closed bar, 5 minutes after it closed.
+    await runScore(client, cfg, { exchange: cfg.exchanges[0]!.id, symbols, timeframe: cfg.timeframes[0]!, targets: protocol.targets, maxDataAgeMinutes: cfg.scoring.maxDataAgeMinutes, now: now + 5 * 60_000 }, `demo-score-${stamp}-${Date.now()}`);
+
+    console.log(`\nmain job done in ${((Date.now() - t0) / 1000).toFixed(0)}s. Where to look:
+  Temporal Web UI:  ${webUiUrl(cfg)}  (or .tools/bin/temporal workflow list --address ${cfg.temporal.address})
+  MinIO console:    ${consoleUrl(cfg)}  (user/password in ${cfg.stateDir}/credentials.env)
+  reports:          ${trained.results.map((r) => r.reportKey).join('\n                    ')}
+  CLI:              node cli/volcast.js models list | predictions tail | schedules list | data status`);
+    await client.connection.close();
   } finally {
     for (const w of workers) await stopWorker(w);
+    await replay.close();
   }
 }

@@ -36,7 +36,7 @@ export function registerDev(program: Command): void {
 
   program
     .command('demo')
-    .description('the main job on the dev stack (today: the platform round trip TypeScript -> MinIO -> Python)')
+    .description('the main job: replay exchange → backfill → train → evaluate → promote → score on the dev stack')
     .action(async () => {
       await runDemo(loadConfigOrExit());
     });

@@ -3,8 +3,10 @@ import { Command } from 'commander';
 import { registerData } from './data';
 import { registerDev } from './dev';
 import { registerModels } from './models';
+import { registerPipeline } from './pipeline';
 import { registerPredictions } from './predictions';
 import { registerSchedules } from './schedules';
+import { registerFeatures } from './features';
 import { registerWorker } from './worker';
 
 async function main(argv: string[]): Promise<void> {
@@ -15,8 +17,10 @@ async function main(argv: string[]): Promise<void> {
   registerWorker(program);
   registerSchedules(program);
   registerModels(program);
+  registerPipeline(program);
   registerPredictions(program);
   registerData(program);
+  registerFeatures(program);
   await program.parseAsync(argv);
 }
 

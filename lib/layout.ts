@@ -67,6 +67,8 @@ export const layout = {
       'timeframe',
       `${s.timeframe}.parquet`,
     ]),
+  /** What a feature set holds: per series its object, rows and watermark (written last). */
+  featuresManifest: (featureSetId: string) => objectKey(['root', 'features'], ['featureSetId', featureSetId], ['file', '_manifest.json']),
   model: (modelId: string, file: 'model.onnx' | 'card.json') => objectKey(['root', 'models'], ['modelId', modelId], ['file', file]),
   run: (runId: string, file: 'oos.parquet' | 'metrics.json' | 'report/index.html' | 'decision.json' | 'plan.json') =>
     file === 'report/index.html'

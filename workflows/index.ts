@@ -1,3 +1,6 @@
 export * from './probe';
 export * from './evaluate';
 export * from './backfill';
+export * from './features';
+export * from './train';
+export * from './score';

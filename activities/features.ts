@@ -1,0 +1,97 @@
+/**
+ * buildFeatures (volcast-cpu): candle Parquet from the lake -> one feature Parquet per series under
+ * features/{featureSetId}/, plus a manifest. Wraps the local builder (lib/features/build.ts) with
+ * downloads (sha256-verified, cached) and uploads. Same candles, same featureSetId, same keys: a
+ * retried attempt rewrites the same objects.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { BuildFeaturesInput, BuildFeaturesResult, FeatureSetManifest } from './catalog';
+import { buildFeatureFiles, definitionsSha, FeatureInputError, seriesKey, type PreviousFeatures, type SeriesInput } from '../lib/features/build';
+import { layout, LayoutError, type Series } from '../lib/layout';
+import type { ArtifactStore } from '../lib/store';
+
+/** Heartbeats inside an activity; a no-op when the same code runs in the CLI. */
+function beat(details: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    /* not in an activity */
+  }
+}
+
+/** Local copies of a series' monthly candle objects (the `_manifest.json` beside them is not data). */
+export async function downloadCandles(store: ArtifactStore, series: Series): Promise<string[]> {
+  const keys = (await store.list(layout.candlesPrefix(series))).map((o) => o.key).filter((k) => k.endsWith('.parquet') && !k.split('/').at(-1)!.startsWith('_'));
+  if (!keys.length) throw new FeatureInputError(`no candles for ${seriesKey(series)} under ${layout.candlesPrefix(series)}`);
+  const files: string[] = [];
+  for (const key of keys) {
+    const ref = await store.head(key);
+    if (!ref) throw new FeatureInputError(`candle object ${key} has no sha256 metadata (not written through the artifact store)`);
+    files.push(await store.getFile(ref));
+    beat({ downloaded: key });
+  }
+  return files;
+}
+
+async function previousSet(store: ArtifactStore, ref: BuildFeaturesInput['previous']): Promise<PreviousFeatures | undefined> {
+  if (!ref) return undefined;
+  const m = await store.getJson<FeatureSetManifest>(ref);
+  const files: Record<string, string> = {};
+  for (const s of m.series) files[s.key] = await store.getFile(s.ref);
+  return { featureSetId: m.featureSetId, definitionsSha: m.definitionsSha, files, watermark: m.watermark };
+}
+
+export type BuildFeatures = (input: BuildFeaturesInput) => Promise<BuildFeaturesResult>;
+
+export function featureActivities(store: ArtifactStore) {
+  return {
+    async buildFeatures(input: BuildFeaturesInput): Promise<BuildFeaturesResult> {
+      const work = await mkdtemp(join(tmpdir(), 'volcast-features-'));
+      try {
+        const inputs: SeriesInput[] = [];
+        for (const series of input.series) inputs.push({ series, files: await downloadCandles(store, series) });
+        const previous = await previousSet(store, input.previous);
+        beat({ building: input.series.length });
+        const built = await buildFeatureFiles(inputs, { outDir: join(work, 'out'), previous });
+        const outputs = [];
+        for (const s of built.series) {
+          const ref = await store.putFile(layout.features(built.featureSetId, s.series), s.path, 'application/vnd.apache.parquet');
+          outputs.push({ key: s.key, series: s.series, ref, rows: s.rows, watermark: s.watermark });
+          beat({ uploaded: ref.key });
+        }
+        const manifest: FeatureSetManifest = {
+          featureSetId: built.featureSetId,
+          definitionsSha: definitionsSha(),
+          columns: built.columns,
+          rows: built.rows,
+          watermark: built.watermark,
+          series: outputs,
+        };
+        // The manifest last: its presence means every series object is in place.
+        const ref = await store.putJson(layout.featuresManifest(built.featureSetId), manifest);
+        return {
+          ref,
+          featureSetId: built.featureSetId,
+          rows: built.rows,
+          columns: built.columns,
+          watermark: built.watermark,
+          series: outputs.map(({ series, ref: r, rows, watermark }) => ({ series, ref: r, rows, watermark })),
+          mode: built.mode.kind,
+          recomputedRows: built.mode.kind === 'incremental' ? built.mode.recomputed : built.rows,
+        };
+      } catch (err) {
+        // Bad input (missing candles, duplicates, bad symbol) is permanent: fail at once.
+        if (err instanceof FeatureInputError || err instanceof LayoutError) {
+          throw ApplicationFailure.nonRetryable(err.message, err.name);
+        }
+        throw err;
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
+    },
+  };
+}

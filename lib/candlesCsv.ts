@@ -1,0 +1,48 @@
+/**
+ * The shared real-data CSVs (../shared/data, MANIFEST.md) turned into candle-lake Parquet: one file
+ * per month with the lake's schema (DESIGN.md "Candles"). For tests and the bench, which need real
+ * candles in the lake's shape without running ingest; the data itself is never copied into the repo.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { queryRows, sqlString, type Duck } from './duckdb';
+import { repoRoot } from './paths';
+
+export const sharedData = join(repoRoot, '..', 'shared', 'data');
+
+/** ../shared/data/candles/BINANCE_{BASE}{QUOTE}_1h.csv.gz for 'BTC/USDT'. */
+export function binanceHourlyCsv(symbol: string): string {
+  return join(sharedData, 'candles', `BINANCE_${symbol.replace('/', '')}_1h.csv.gz`);
+}
+
+export interface CsvSlice {
+  /** ISO times or ms; inclusive from, exclusive to. */
+  from?: string | number;
+  to?: string | number;
+  /** Candle open times to leave out (artificial gaps). */
+  drop?: number[];
+}
+
+const ms = (t: string | number) => (typeof t === 'number' ? t : Date.parse(t));
+
+/** Writes {outDir}/{YYYY-MM}.parquet files; returns them in month order. */
+export async function csvToMonthlyParquet(db: Duck, csv: string, outDir: string, slice: CsvSlice = {}): Promise<{ month: string; path: string }[]> {
+  await mkdir(outDir, { recursive: true });
+  const where = [
+    slice.from !== undefined ? `ts >= ${ms(slice.from)}` : 'true',
+    slice.to !== undefined ? `ts < ${ms(slice.to)}` : 'true',
+    slice.drop?.length ? `ts NOT IN (${slice.drop.join(', ')})` : 'true',
+  ].join(' AND ');
+  const src = `(SELECT CAST(ts AS BIGINT) AS ts, CAST(open AS DOUBLE) AS open, CAST(high AS DOUBLE) AS high, CAST(low AS DOUBLE) AS low,
+    CAST(close AS DOUBLE) AS close, CAST(volume AS DOUBLE) AS volume FROM read_csv(${sqlString(csv)}, header = true) WHERE ${where})`;
+  await db.run(`CREATE OR REPLACE TEMP TABLE csv_slice AS SELECT *, strftime(epoch_ms(ts), '%Y-%m') AS month FROM ${src}`);
+  const months = await queryRows<{ month: string }>(db, 'SELECT DISTINCT month FROM csv_slice ORDER BY month');
+  const out: { month: string; path: string }[] = [];
+  for (const { month } of months) {
+    const path = join(outDir, `${month}.parquet`);
+    await db.run(`COPY (SELECT * EXCLUDE (month) FROM csv_slice WHERE month = ${sqlString(month)} ORDER BY ts) TO ${sqlString(path)} (FORMAT parquet)`);
+    out.push({ month, path });
+  }
+  await db.run('DROP TABLE csv_slice');
+  return out;
+}
