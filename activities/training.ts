@@ -15,7 +15,7 @@ import { decidePromotion, type Decision } from '../lib/promotion';
 import { fitActivityFor, type ResolvedProtocol } from '../lib/protocols';
 import { readChampion, setChampion, type ChampionRecord } from '../lib/registry';
 import type { ArtifactStore, ObjectRef } from '../lib/store';
-import { modelIdFor, planFolds, planTrailingFolds, timeframeMs, type Fold } from '../lib/walkForward';
+import { modelIdFor, planFolds, planTrailingFolds, TARGET_HORIZON_BARS, timeframeMs, type Fold } from '../lib/walkForward';
 import type { VolcastConfig } from '../lib/config';
 
 /** Raw levels and bookkeeping columns: not model inputs (non-stationary or identifiers). */
@@ -88,7 +88,11 @@ export function trainingActivities(store: ArtifactStore, cfg: VolcastConfig) {
         if (span?.first == null || span.last == null) permanent(`feature set ${input.featuresRef.key} has no rows`);
         const lastTs = Number(span.last);
         const lb = input.protocol.lookbackBars;
-        const firstTs = lb ? Math.max(Number(span.first), lastTs - (lb - 1) * barMs) : Number(span.first);
+        // The lookback counts back from the last bar whose target is known (protocol (a): the last
+        // 180 days are 170 of training and the 10 test days that end there).
+        const h = TARGET_HORIZON_BARS[input.target] ?? permanent(`unknown target ${input.target}`);
+        const lastKnownEnd = lastTs - (h - 1) * barMs;
+        const firstTs = lb ? Math.max(Number(span.first), lastKnownEnd - lb * barMs) : Number(span.first);
         const wf = input.protocol.walkForward;
         let folds: Fold[];
         try {
@@ -121,7 +125,7 @@ export function trainingActivities(store: ArtifactStore, cfg: VolcastConfig) {
         const fits: PlannedFit[] = [];
         for (const fold of folds) {
           for (const model of input.protocol.models) {
-            const modelId = modelIdFor({ model: { kind: model.kind, params: model.params }, featureSetId: input.featureSetId, target: input.target, train: fold.train, seed: input.protocol.seed });
+            const modelId = modelIdFor({ model: { kind: model.kind, params: model.params }, featureSetId: input.featureSetId, series: input.series, target: input.target, train: fold.train, seed: input.protocol.seed });
             fits.push({
               name: model.name,
               kind: model.kind,

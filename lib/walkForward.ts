@@ -91,8 +91,18 @@ export function planTrailingFolds(spec: WalkForwardSpec & { folds: number }, opt
   return folds;
 }
 
-/** modelId: a hash of the model spec, the feature set, the target and the training window. */
-export function modelIdFor(input: { model: { kind: string; params: Record<string, unknown> }; featureSetId: string; target: string; train: Window; seed: number }): string {
+/**
+ * modelId: a hash of the model spec, the feature set, the series (one feature set holds several
+ * symbols built together), the target and the training window.
+ */
+export function modelIdFor(input: {
+  model: { kind: string; params: Record<string, unknown> };
+  featureSetId: string;
+  series: { exchange: string; symbol: string; timeframe: string };
+  target: string;
+  train: Window;
+  seed: number;
+}): string {
   const canonical = JSON.stringify(input, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
   );

@@ -47,11 +47,13 @@ describe('walk-forward folds', () => {
     assert.throws(() => planFolds(spec, { firstTs: t0, lastTs: t0 + 50 * H, barMs: H, target: 'target_gk_1h' }), /need 125 bars, have 51/);
   });
 
-  it('modelIds depend on spec, feature set, target and window, not on key order', () => {
-    const base = { model: { kind: 'lightgbm', params: { a: 1, b: 2 } }, featureSetId: 'fs1', target: 'target_gk_1h', train: { startTs: 1, endTs: 2 }, seed: 7 };
+  it('modelIds depend on spec, feature set, series, target and window, not on key order', () => {
+    const base = { model: { kind: 'lightgbm', params: { a: 1, b: 2 } }, featureSetId: 'fs1', series: { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h' }, target: 'target_gk_1h', train: { startTs: 1, endTs: 2 }, seed: 7 };
     assert.equal(modelIdFor(base), modelIdFor({ ...base, model: { kind: 'lightgbm', params: { b: 2, a: 1 } } }));
     assert.notEqual(modelIdFor(base), modelIdFor({ ...base, train: { startTs: 1, endTs: 3 } }));
     assert.notEqual(modelIdFor(base), modelIdFor({ ...base, featureSetId: 'fs2' }));
+    // One feature set holds several symbols: the series is part of the id.
+    assert.notEqual(modelIdFor(base), modelIdFor({ ...base, series: { ...base.series, symbol: 'ETH/USDT' } }));
     assert.match(modelIdFor(base), /^m[0-9a-f]{20}$/);
   });
 });
