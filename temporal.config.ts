@@ -18,6 +18,16 @@ export const taskQueues = {
 
 export type QueueRole = keyof typeof taskQueues;
 
+// The neural models' inputs: the OHLCV-derived price stream, then a compact engineered stream. Fed
+// all ~80 feature columns, the recurrent nets early-stopped at their initial, constant forecast on
+// 170 days of hourly data; the trees take every column.
+const PRICE_COLUMNS = ['ret_1', 'hl_range', 'oc_range', 'gk_var_1', 'r2_1', 'vol_ratio_24'];
+const NEURAL_COLUMNS = [
+  ...PRICE_COLUMNS,
+  'gk_var_6', 'gk_var_same_hour_7d', 'rv_d', 'rv_w', 'rv_m', 'gk_vol_24', 'pk_vol_24', 'logret_24',
+  'hour_sin', 'hour_cos', 'weekday_sin', 'weekday_cos', 'lm_jump',
+];
+
 export const volcastConfig = {
   temporal: {
     address: '127.0.0.1:7233',
@@ -75,7 +85,20 @@ export const volcastConfig = {
     har_x: { kind: 'har_x', params: {} },
     garch: { kind: 'garch', params: {} },
     lightgbm: { kind: 'lightgbm', params: { num_leaves: 15, learning_rate: 0.05, num_boost_round: 400, early_stopping_rounds: 30 } },
-    lstm: { kind: 'lstm', params: { window: 24, hidden: 16, epochs: 30, patience: 5 } },
+    lstm: { kind: 'lstm', params: { window: 24, hidden: 16, epochs: 30, patience: 5, columns: NEURAL_COLUMNS } },
+    xgboost: { kind: 'xgboost', params: {} },
+    lstm_jump: { kind: 'lstm_jump', params: { window: 24, hidden: 16, epochs: 30, patience: 5, jumpWeight: 2, columns: NEURAL_COLUMNS } },
+    bilstm_attn: { kind: 'bilstm_attn', params: { window: 24, hidden: 16, epochs: 30, patience: 5, sigma: true, columns: NEURAL_COLUMNS } },
+    // SPH-Net sized for a 2-core CPU (the trainer's defaults, window 72 / d_model 128 / 8 heads / 4
+    // layers / dropout 0.15, take ~8 s a step there); sph_net_full is the issue's size for a GPU.
+    sph_net: {
+      kind: 'sph_net',
+      params: { window: 48, dModel: 32, heads: 4, layers: 2, dropout: 0.15, epochs: 20, priceColumns: PRICE_COLUMNS, columns: NEURAL_COLUMNS },
+    },
+    sph_net_full: {
+      kind: 'sph_net',
+      params: { window: 72, dModel: 128, heads: 8, layers: 4, dropout: 0.15, priceColumns: PRICE_COLUMNS, columns: NEURAL_COLUMNS },
+    },
   },
   protocols: {
     // (a) The seed's protocol: the last 180 days, train on the first 170, test on the last 10, next-bar GK volatility.
@@ -84,7 +107,7 @@ export const volcastConfig = {
       targets: ['target_gk_1h'],
       lookbackBars: 180 * 24,
       walkForward: { firstTrainBars: 170 * 24, testBars: 240, stepBars: 240, window: 'rolling', embargoBars: 0, folds: 1 },
-      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'lstm'],
+      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'],
       seed: 7,
     },
     // (b) Multi-year walk-forward on next-24h realized volatility: one-year rolling training
@@ -95,7 +118,7 @@ export const volcastConfig = {
       targets: ['target_rv_24h'],
       lookbackBars: null,
       walkForward: { firstTrainBars: 365 * 24, testBars: 90 * 24, stepBars: 90 * 24, window: 'rolling', embargoBars: 24 },
-      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'lstm'],
+      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'],
       seed: 7,
     },
     // What the daily schedule (and the main job) runs: protocol (a)'s split on both targets.
@@ -104,7 +127,7 @@ export const volcastConfig = {
       targets: ['target_gk_1h', 'target_rv_24h'],
       lookbackBars: 180 * 24,
       walkForward: { firstTrainBars: 170 * 24, testBars: 240, stepBars: 240, window: 'rolling', embargoBars: 0, folds: 1 },
-      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'lstm'],
+      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'],
       seed: 7,
     },
   },

@@ -18,7 +18,11 @@ export interface LoadedCard {
 export async function readCard(store: ArtifactStore, ref: ObjectRef): Promise<LoadedCard> {
   const latest = await store.readLatest(ref.key);
   if (latest && latest.ref.sha256 === ref.sha256) {
-    return { card: parseCard(JSON.parse(latest.data.toString('utf8')), `s3://${ref.bucket}/${ref.key}`), sourceSha256: ref.sha256 };
+    const parsed = JSON.parse(latest.data.toString('utf8')) as { parity?: { sourceCardSha256?: unknown } | null };
+    // A reference to a card that already carries parity (a reused fit returns the current bytes):
+    // its source is the trainer's original, so a re-evaluation writes byte-identical parity.
+    const source = typeof parsed.parity?.sourceCardSha256 === 'string' ? parsed.parity.sourceCardSha256 : ref.sha256;
+    return { card: parseCard(parsed, `s3://${ref.bucket}/${ref.key}`), sourceSha256: source };
   }
   if (latest) {
     let parsed: unknown;
