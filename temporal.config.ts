@@ -28,6 +28,13 @@ const NEURAL_COLUMNS = [
   'hour_sin', 'hour_cos', 'weekday_sin', 'weekday_cos', 'lm_jump',
 ];
 
+// Ensembles over the strongest families (members must be models of the protocol).
+const ENSEMBLE_MEMBERS = ['har_x', 'garch', 'lightgbm', 'xgboost', 'lstm', 'bilstm_attn', 'sph_net'];
+const ENSEMBLES: { name: string; method: 'equal' | 'qlike'; members: string[] }[] = [
+  { name: 'ens_equal', method: 'equal', members: ENSEMBLE_MEMBERS },
+  { name: 'ens_qlike', method: 'qlike', members: ENSEMBLE_MEMBERS },
+];
+
 export const volcastConfig = {
   temporal: {
     address: '127.0.0.1:7233',
@@ -108,6 +115,7 @@ export const volcastConfig = {
       lookbackBars: 180 * 24,
       walkForward: { firstTrainBars: 170 * 24, testBars: 240, stepBars: 240, window: 'rolling', embargoBars: 0, folds: 1 },
       models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'],
+      ensembles: [...ENSEMBLES],
       seed: 7,
     },
     // (b) Multi-year walk-forward on next-24h realized volatility: one-year rolling training
@@ -119,6 +127,7 @@ export const volcastConfig = {
       lookbackBars: null,
       walkForward: { firstTrainBars: 365 * 24, testBars: 90 * 24, stepBars: 90 * 24, window: 'rolling', embargoBars: 24 },
       models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'],
+      ensembles: [...ENSEMBLES],
       seed: 7,
     },
     // What the daily schedule (and the main job) runs: protocol (a)'s split on both targets.
@@ -128,6 +137,7 @@ export const volcastConfig = {
       lookbackBars: 180 * 24,
       walkForward: { firstTrainBars: 170 * 24, testBars: 240, stepBars: 240, window: 'rolling', embargoBars: 0, folds: 1 },
       models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'],
+      ensembles: [...ENSEMBLES],
       seed: 7,
     },
   },

@@ -6,6 +6,8 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { queryRows, sqlString, withDuck } from '../lib/duckdb';
+import { combineVol } from '../lib/evaluation/ensemble';
+import type { EnsembleCard } from '../lib/evaluation/types';
 import { INTERVAL_Z, intervalBounds, regimeOf } from '../lib/metrics';
 import { appendPredictions, type PredictionRecord } from '../lib/predictions';
 import { readChampion } from '../lib/registry';
@@ -60,13 +62,25 @@ export function scoreActivities(store: ArtifactStore) {
           'StaleDataError',
         );
       }
-      const { card } = await readCard(store, champion.cardRef);
-      const modelPath = await store.getFile(champion.modelRef);
-      const scored = await scoreModel({ modelPath, modelSha256: champion.modelRef.sha256, card, featuresPath, window: { startTs: barTs, endTs: barTs + 1 } });
-      const i = scored.ts.indexOf(barTs);
-      if (i < 0) fail(`the newest bar ${new Date(barTs).toISOString()} of ${name} is not scorable: an input of ${champion.name} is missing`, 'ValidationError');
-      const value = scored.vol[i]!;
-      const sigma = scored.sigma?.[i] ?? null;
+      const window = { startTs: barTs, endTs: barTs + 1 };
+      const scoreOne = async (modelRef: ObjectRef, cardRef: ObjectRef, what: string) => {
+        const { card } = await readCard(store, cardRef);
+        const scored = await scoreModel({ modelPath: await store.getFile(modelRef), modelSha256: modelRef.sha256, card, featuresPath, window });
+        const i = scored.ts.indexOf(barTs);
+        if (i < 0) fail(`the newest bar ${new Date(barTs).toISOString()} of ${name} is not scorable: an input of ${what} is missing`, 'ValidationError');
+        return { vol: scored.vol[i]!, sigma: scored.sigma?.[i] ?? null };
+      };
+      let value: number;
+      let sigma: number | null = null;
+      if (champion.kind === 'ensemble') {
+        // A recorded combination: score each member, combine as evaluation did.
+        const card = await store.getJson<EnsembleCard>(champion.cardRef);
+        const vols: number[] = [];
+        for (const m of card.members) vols.push((await scoreOne(m.modelRef, m.cardRef, `${champion.name} member ${m.name}`)).vol);
+        value = combineVol(card.members.map((m) => m.weight), vols);
+      } else {
+        ({ vol: value, sigma } = await scoreOne(champion.modelRef, champion.cardRef, champion.name));
+      }
       const [l80, u80] = sigma != null ? intervalBounds(value, sigma, INTERVAL_Z['80']) : [null, null];
       const [l95, u95] = sigma != null ? intervalBounds(value, sigma, INTERVAL_Z['95']) : [null, null];
       const record: PredictionRecord = {

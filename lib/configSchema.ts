@@ -99,6 +99,10 @@ export const configSchema = z
           lookbackBars: z.number().int().positive().nullable(),
           walkForward,
           models: z.array(z.string()).min(1),
+          /** Ensembles over the protocol's models, judged like every model. */
+          ensembles: z
+            .array(z.object({ name: z.string().regex(/^[a-z][a-z0-9_]*$/), method: z.enum(['equal', 'qlike']), members: z.array(z.string()).min(2) }).strict())
+            .default([]),
           seed: z.number().int().nonnegative(),
         })
         .strict(),
@@ -120,6 +124,12 @@ export const configSchema = z
     for (const [name, p] of Object.entries(c.protocols)) {
       p.models.forEach((m, i) => {
         if (!(m in c.models)) ctx.addIssue({ code: 'custom', path: ['protocols', name, 'models', i], message: `unknown model ${m} (not in models)` });
+      });
+      p.ensembles.forEach((e, i) => {
+        e.members.forEach((m, j) => {
+          if (!p.models.includes(m)) ctx.addIssue({ code: 'custom', path: ['protocols', name, 'ensembles', i, 'members', j], message: `ensemble member ${m} is not one of the protocol's models` });
+        });
+        if (p.models.includes(e.name)) ctx.addIssue({ code: 'custom', path: ['protocols', name, 'ensembles', i, 'name'], message: `ensemble ${e.name} has the name of a model` });
       });
     }
     if (!('scheduled' in c.protocols)) {

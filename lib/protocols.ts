@@ -4,6 +4,7 @@
  */
 import { neuralModelKinds } from '../activities/catalog';
 import type { VolcastConfig } from './config';
+import type { EnsembleSpec } from './evaluation/ensemble';
 import type { WalkForwardSpec } from './walkForward';
 
 export interface ModelSpec {
@@ -19,6 +20,7 @@ export interface ResolvedProtocol {
   lookbackBars: number | null;
   walkForward: WalkForwardSpec & { folds?: number };
   models: ModelSpec[];
+  ensembles: EnsembleSpec[];
   seed: number;
 }
 
@@ -39,6 +41,8 @@ export function resolveProtocol(cfg: VolcastConfig, name: string, overrides: { m
     lookbackBars: p.lookbackBars,
     walkForward: p.walkForward,
     models: names.map((m) => ({ name: m, kind: cfg.models[m]!.kind, params: cfg.models[m]!.params })),
+    // An ensemble runs only when all its members do.
+    ensembles: p.ensembles.filter((e) => e.members.every((m) => names.includes(m))).map((e) => ({ ...e, members: [...e.members] })),
     seed: p.seed,
   };
 }

@@ -169,10 +169,12 @@ export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesR
     series: input.series,
     target: input.target,
     featuresRef: input.featuresRef,
-    folds: plan.folds.map((f) => ({ fold: f.fold, test: f.test })),
+    folds: plan.folds.map((f) => ({ fold: f.fold, test: f.test, train: f.train })),
     models,
     champion: champion && models.some((m) => m.name === champion.name) ? { name: champion.name } : null,
     regimeThresholds: plan.regimeThresholds,
+    ensembles: input.protocol.ensembles.filter((e) => e.members.every((m) => models.some((x) => x.name === m))),
+    featureSetId: input.featureSetId,
   });
 
   let decision: PromoteResult['decision'] | null = null;
@@ -180,6 +182,8 @@ export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesR
     const lastFold = plan.folds.at(-1)!.fold;
     const latest: Record<string, { modelId: string; modelRef: ObjectRef; cardRef: ObjectRef; kind: string }> = {};
     for (const m of models) if (m.fold === lastFold) latest[m.name] = { modelId: m.modelId, modelRef: m.modelRef, cardRef: m.cardRef, kind: m.kind };
+    // An ensemble's artifact is its recorded combination (card.json naming members and weights).
+    for (const e of evaluation.ensembles) if (e.fold === lastFold) latest[e.name] = { modelId: e.modelId, modelRef: e.cardRef, cardRef: e.cardRef, kind: 'ensemble' };
     const flags = await cpu.dataQualityFlags({ series: input.series });
     const promoted = await cpu.promote({
       runId: input.runId,

@@ -16,7 +16,8 @@ import { commonRows, computeMetrics, type ModelPredictions } from './compute';
 import { barMs, EvaluationInputError, horizonBars, isBaselineKind } from './horizon';
 import { writeOosParquet, type OosRow } from './oos';
 import { buildReport } from './report';
-import type { EvalModel, EvaluateInput, EvaluateResult, MetricsDocument, ModelRole } from './types';
+import { combineVol, ensembleModelId, ensembleQlike, fitQlikeWeights, VALIDATION_SHARE, type EnsembleSpec } from './ensemble';
+import type { EnsembleCard, EnsembleMember, EvalModel, EvaluateInput, EvaluateResult, MetricsDocument, ModelRole } from './types';
 
 export type Beat = (detail: Record<string, unknown>) => void;
 
@@ -96,8 +97,11 @@ export async function evaluateRun(store: ArtifactStore, input: EvaluateInput, be
     entry.parity.push({ fold: job.fold, modelId: job.modelId, cardRef, passed: parity.passed, maxRelError: parity.maxRelError, reason: parity.reason });
     byName.set(job.name, entry);
   }
+  for (const m of byName.values()) m.rows.sort((a, b) => a.ts - b.ts);
+  const ensembles = await buildEnsembles(store, input, jobs, byName, actual, featuresPath, beat);
+  for (const e of ensembles.predictions) byName.set(e.name, e);
+  parityOut.push(...ensembles.parity);
   const models = [...byName.values()];
-  for (const m of models) m.rows.sort((a, b) => a.ts - b.ts);
 
   beat({ stage: 'metrics' });
   const harRv = models.find((m) => m.name === 'har_rv')?.name ?? models.find((m) => m.kind === 'har_rv')?.name ?? null;
@@ -109,6 +113,7 @@ export async function evaluateRun(store: ArtifactStore, input: EvaluateInput, be
     target: input.target,
     featuresRef: input.featuresRef,
     ...computeMetrics(computeInput),
+    ensembles: ensembles.built.map(({ name, fold, modelId, weights }) => ({ name, fold, modelId, weights })),
   };
 
   beat({ stage: 'write' });
@@ -122,8 +127,87 @@ export async function evaluateRun(store: ArtifactStore, input: EvaluateInput, be
     beat({ stage: 'report' });
     const html = await buildReport(doc, commonRows(computeInput));
     const reportRef = await store.putBuffer(layout.run(input.runId, 'report/index.html'), html, 'text/html; charset=utf-8');
-    return { runId: input.runId, oosRef, metricsRef, reportRef, leaderboard: doc.leaderboard, bestBaseline: doc.bestBaseline, parity: parityOut };
+    return { runId: input.runId, oosRef, metricsRef, reportRef, leaderboard: doc.leaderboard, bestBaseline: doc.bestBaseline, parity: parityOut, ensembles: ensembles.built };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Ensembles per fold over members that passed parity on that fold: weights (equal, or QLIKE on the
+ * validation span at the end of the fold's training window), the combined test forecasts, and the
+ * recorded combination written as models/{ensembleId}/card.json.
+ */
+async function buildEnsembles(
+  store: ArtifactStore,
+  input: EvaluateInput,
+  jobs: Job[],
+  byName: Map<string, ModelPredictions>,
+  actual: Map<number, number | null>,
+  featuresPath: string,
+  beat: Beat,
+): Promise<{ predictions: ModelPredictions[]; parity: EvaluateResult['parity']; built: EvaluateResult['ensembles'] }> {
+  const predictions: ModelPredictions[] = [];
+  const parity: EvaluateResult['parity'] = [];
+  const built: EvaluateResult['ensembles'] = [];
+  for (const spec of input.ensembles ?? []) {
+    if (byName.has(spec.name)) throw new EvaluationInputError(`ensemble ${spec.name} has the name of a model`);
+    const entry: ModelPredictions = { name: spec.name, kind: 'ensemble', role: 'challenger', rows: [], parity: [] };
+    let complete = true;
+    for (const fold of input.folds) {
+      const members = spec.members.map((name) => jobs.find((j) => j.name === name && j.fold === fold.fold && j.role !== 'champion'));
+      const preds = spec.members.map((name) => byName.get(name));
+      const failed = spec.members.filter((name, i) => !members[i] || !preds[i]?.parity.find((p) => p.fold === fold.fold)?.passed);
+      if (failed.length) {
+        complete = false; // a member missing or failing parity on a fold: the ensemble is not judged
+        break;
+      }
+      let weights = spec.members.map(() => 1 / spec.members.length);
+      let validation: EnsembleCard['validation'] = null;
+      if (spec.method === 'qlike') {
+        if (!fold.train) throw new EvaluationInputError(`ensemble ${spec.name}: fold ${fold.fold} has no training window to fit weights on`);
+        const len = fold.train.endTs - fold.train.startTs;
+        const bar = barMs(input.series.timeframe);
+        const win = { startTs: fold.train.endTs - Math.floor((len * VALIDATION_SHARE) / bar) * bar, endTs: fold.train.endTs };
+        beat({ stage: 'ensemble', ensemble: spec.name, fold: fold.fold });
+        const vals: Map<number, number>[] = [];
+        for (const m of members) {
+          const { card } = await readCard(store, m!.cardRef);
+          const scored = await scoreModel({ modelPath: await store.getFile(m!.modelRef), modelSha256: m!.modelRef.sha256, card, featuresPath, window: win });
+          vals.push(new Map(scored.ts.map((t, i) => [t, scored.vol[i]!])));
+        }
+        const ts = [...vals[0]!.keys()].filter((t) => actual.get(t) != null && vals.every((v) => v.has(t))).sort((a, b) => a - b);
+        if (ts.length < 24) throw new EvaluationInputError(`ensemble ${spec.name}: only ${ts.length} validation rows on fold ${fold.fold}`);
+        const a = ts.map((t) => actual.get(t)!);
+        const f = vals.map((v) => ts.map((t) => v.get(t)!));
+        weights = fitQlikeWeights(a, f);
+        validation = { ...win, rows: ts.length, qlike: ensembleQlike(a, f, weights) };
+      }
+      // Test forecasts where every member has one.
+      const memberRows = preds.map((p) => new Map(p!.rows.filter((r) => r.fold === fold.fold).map((r) => [r.ts, r.forecast])));
+      const ts = [...memberRows[0]!.keys()].filter((t) => memberRows.every((m) => m.has(t))).sort((x, y) => x - y);
+      for (const t of ts) entry.rows.push({ ts: t, fold: fold.fold, forecast: combineVol(weights, memberRows.map((m) => m.get(t)!)), sigma: null });
+      const recorded: EnsembleMember[] = members.map((m, i) => ({ name: m!.name, modelId: m!.modelId, modelRef: m!.modelRef, cardRef: latestCardRef(byName, m!), weight: weights[i]! }));
+      const modelId = ensembleModelId(spec.method, recorded);
+      const card: EnsembleCard = {
+        modelId, name: spec.name, kind: 'ensemble', method: spec.method, target: input.target, featureSetId: input.featureSetId ?? null,
+        fold: fold.fold, combine: 'variance', members: recorded, validation, parity: { passed: true, reason: 'every member passed ONNX parity on this fold' },
+      };
+      const cardRef = await store.putJson(layout.model(modelId, 'card.json'), card);
+      entry.parity.push({ fold: fold.fold, modelId, cardRef, passed: true, maxRelError: null, reason: card.parity.reason });
+      parity.push({ name: spec.name, fold: fold.fold, modelId, cardRef, passed: true });
+      built.push({ name: spec.name, fold: fold.fold, modelId, cardRef, weights: Object.fromEntries(recorded.map((m) => [m.name, m.weight])) });
+    }
+    if (complete) predictions.push(entry);
+  }
+  return { predictions, parity: onlyJudged(parity, predictions), built: built.filter((b) => predictions.some((p) => p.name === b.name)) };
+}
+
+/** The member's card as rewritten with its parity (what scoring reads), else the fit's reference. */
+function latestCardRef(byName: Map<string, ModelPredictions>, m: Job): EnsembleMember['cardRef'] {
+  return byName.get(m.name)?.parity.find((p) => p.fold === m.fold)?.cardRef ?? m.cardRef;
+}
+
+function onlyJudged(parity: EvaluateResult['parity'], predictions: ModelPredictions[]): EvaluateResult['parity'] {
+  return parity.filter((p) => predictions.some((e) => e.name === p.name));
 }

@@ -2,6 +2,7 @@
 import type { Series } from '../layout';
 import type { ForecastMetrics, DieboldMariano, RegimeThresholds } from '../metrics';
 import type { ObjectRef } from '../store';
+import type { EnsembleMethod, EnsembleSpec } from './ensemble';
 
 export interface TestWindow {
   /** startTs <= ts < endTs, ms */
@@ -12,6 +13,8 @@ export interface TestWindow {
 export interface EvalFold {
   fold: number;
   test: TestWindow;
+  /** The fold's training window; ensembles fit their weights on its last part. */
+  train?: TestWindow;
 }
 
 /** One fitted artifact (a FitResult of the train workflow) for one model on one fold. */
@@ -45,6 +48,32 @@ export interface EvaluateInput {
   champion?: EvalChampion | null;
   /** Volatility thresholds (lib/features/regime.ts fitRegimeThresholds) for the regime metrics. */
   regimeThresholds?: RegimeThresholds | null;
+  /** Ensembles over the run's models (lib/evaluation/ensemble.ts), judged like every model. */
+  ensembles?: EnsembleSpec[];
+  featureSetId?: string;
+}
+
+export interface EnsembleMember {
+  name: string;
+  modelId: string;
+  modelRef: ObjectRef;
+  cardRef: ObjectRef;
+  weight: number;
+}
+
+/** models/{modelId}/card.json of an ensemble: the recorded combination, per fold. */
+export interface EnsembleCard {
+  modelId: string;
+  name: string;
+  kind: 'ensemble';
+  method: EnsembleMethod;
+  target: string;
+  featureSetId: string | null;
+  fold: number;
+  combine: 'variance';
+  members: EnsembleMember[];
+  validation: { startTs: number; endTs: number; rows: number; qlike: number } | null;
+  parity: { passed: boolean; reason: string | null };
 }
 
 /** By kind; 'champion' only for the champion's own artifacts (EvalChampion.models). */
@@ -104,6 +133,8 @@ export interface MetricsDocument {
   champion: string | null;
   models: ModelReport[];
   definitions: Record<string, string>;
+  /** Ensemble weights per fold (the recorded combinations). */
+  ensembles?: { name: string; fold: number; modelId: string; weights: Record<string, number> }[];
 }
 
 export interface EvaluateResult {
@@ -113,6 +144,8 @@ export interface EvaluateResult {
   reportRef: ObjectRef;
   leaderboard: LeaderboardRow[];
   bestBaseline: MetricsDocument['bestBaseline'];
+  /** Ensembles built, per fold: their recorded-combination cards. */
+  ensembles: { name: string; fold: number; modelId: string; cardRef: ObjectRef; weights: Record<string, number> }[];
   /** card.json references after parity was written into them, per model and fold. */
   parity: { name: string; fold: number; modelId: string; cardRef: ObjectRef; passed: boolean }[];
 }
