@@ -7,6 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 
+export { timeframeMs } from './candles';
+
 export interface WalkForwardSpec {
   firstTrainBars: number;
   testBars: number;
@@ -29,12 +31,6 @@ export interface Fold {
 }
 
 export const TARGET_HORIZON_BARS: Record<string, number> = { target_gk_1h: 1, target_rv_24h: 24 };
-
-export function timeframeMs(timeframe: string): number {
-  const m = /^(\d+)([mhd])$/.exec(timeframe);
-  if (!m) throw new Error(`unknown timeframe ${timeframe}`);
-  return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
-}
 
 /**
  * Folds over [firstTs, lastTs] (the first and last bar of the feature set). Test windows are full
