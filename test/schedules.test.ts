@@ -40,6 +40,15 @@ describe('schedules (real Temporal dev server)', () => {
     assert.ok(next.length >= 2);
     assert.equal(next[0]!.getUTCMinutes(), 5);
     assert.equal(next[1]!.getTime() - next[0]!.getTime(), 3_600_000);
+    // The daily training runs the `scheduled` protocol: every model kind and the ensembles, same gates.
+    const t = await client.schedule.getHandle(`${prefix}-train`).describe();
+    assert.ok(t.action.type === 'startWorkflow');
+    const trainArgs = (t.action.type === 'startWorkflow' ? t.action.args : [])[0] as { protocol: { models: { kind: string }[]; ensembles: { name: string }[] } };
+    assert.deepEqual(
+      [...new Set(trainArgs.protocol.models.map((m) => m.kind))].sort(),
+      ['bilstm_attn', 'ewma', 'garch', 'har_rv', 'har_x', 'lightgbm', 'log_har', 'lstm', 'lstm_jump', 'persistence', 'sph_net', 'xgboost'],
+    );
+    assert.deepEqual(trainArgs.protocol.ensembles.map((e) => e.name), ['ens_equal', 'ens_qlike']);
     const rows = await listSchedules(client, prefix);
     assert.deepEqual(rows.map((r) => r.id), [`${prefix}-score`, `${prefix}-train`]);
   });
