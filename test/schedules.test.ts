@@ -43,7 +43,7 @@ describe('schedules (real Temporal dev server)', () => {
     // The daily training runs the `scheduled` protocol: every model kind and the ensembles, same gates.
     const t = await client.schedule.getHandle(`${prefix}-train`).describe();
     assert.ok(t.action.type === 'startWorkflow');
-    const trainArgs = (t.action.type === 'startWorkflow' ? t.action.args : [])[0] as { protocol: { models: { kind: string }[]; ensembles: { name: string }[] } };
+    const trainArgs = (t.action.type === 'startWorkflow' ? (t.action.args ?? []) : [])[0] as { protocol: { models: { kind: string }[]; ensembles: { name: string }[] } };
     assert.deepEqual(
       [...new Set(trainArgs.protocol.models.map((m) => m.kind))].sort(),
       ['bilstm_attn', 'ewma', 'garch', 'har_rv', 'har_x', 'lightgbm', 'log_har', 'lstm', 'lstm_jump', 'persistence', 'sph_net', 'xgboost'],
