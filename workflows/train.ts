@@ -23,9 +23,13 @@ const cpu = proxyActivities<TsActivities>({
 });
 // Fits heartbeat per stage or epoch; a dead trainer is noticed within the heartbeat timeout and
 // the fit restarts on another (its writes are idempotent).
-const fitOptions = { startToCloseTimeout: '6 hours', heartbeatTimeout: '10 minutes', retry: { ...retryPolicy, maximumAttempts: 4 } } as const;
-const trainCpu = proxyActivities<PythonActivities>({ taskQueue: taskQueues.trainCpu, ...fitOptions });
-const gpu = proxyActivities<PythonActivities>({ taskQueue: taskQueues.gpu, ...fitOptions });
+function fitQueues(heartbeatSeconds: number) {
+  const options = { startToCloseTimeout: '6 hours', heartbeatTimeout: heartbeatSeconds * 1000, retry: { ...retryPolicy, maximumAttempts: 4 } } as const;
+  return {
+    trainCpu: proxyActivities<PythonActivities>({ taskQueue: taskQueues.trainCpu, ...options }),
+    gpu: proxyActivities<PythonActivities>({ taskQueue: taskQueues.gpu, ...options }),
+  };
+}
 
 export interface TrainInput {
   exchange: string;
@@ -42,6 +46,8 @@ export interface TrainInput {
   promote?: boolean;
   /** Fits running at once (default 4; the trainers' own concurrency bounds real parallelism). */
   fitConcurrency?: number;
+  /** How long a fit may go without a heartbeat before it is retried elsewhere (default 600 s). */
+  fitHeartbeatSeconds?: number;
 }
 
 export interface TrainSeriesInput {
@@ -54,6 +60,7 @@ export interface TrainSeriesInput {
   protocol: ResolvedProtocol;
   promote: boolean;
   fitConcurrency: number;
+  fitHeartbeatSeconds: number;
 }
 
 export interface TrainSeriesResult {
@@ -125,6 +132,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
             protocol: input.protocol,
             promote: input.promote !== false,
             fitConcurrency: input.fitConcurrency ?? 4,
+            fitHeartbeatSeconds: input.fitHeartbeatSeconds ?? 600,
           } satisfies TrainSeriesInput,
         ],
       });
@@ -145,6 +153,7 @@ export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesR
   });
   const champion = await cpu.getChampion({ series: input.series, target: input.target });
 
+  const { trainCpu, gpu } = fitQueues(input.fitHeartbeatSeconds);
   const fitted: (EvalModel & { result: FitResult })[] = [];
   const failures: { name: string; fold: number; error: string }[] = [];
   await pool(plan.fits, input.fitConcurrency, async (f: PlannedFit) => {
