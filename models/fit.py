@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any, Callable
 
@@ -27,6 +28,10 @@ from .store import ArtifactStore, sha256_of
 
 CPU_KINDS = ("persistence", "ewma", "har_rv", "log_har", "har_x", "garch", "lightgbm", "xgboost")
 NEURAL_KINDS = ("lstm", "lstm_jump", "bilstm_attn", "sph_net")
+# PyTorch's seed, thread count and determinism flags are process-global: two neural fits running at
+# once in the worker's thread pool would draw from one random stream in an order set by timing, and
+# a same-seed rerun would no longer give the same model. Neural fits therefore take turns.
+_TORCH_LOCK = threading.Lock()
 ACTIVITY_KINDS = {"fitModel": CPU_KINDS, "fitNeuralModel": NEURAL_KINDS}
 PARITY_RTOL = 1e-5
 
@@ -128,7 +133,12 @@ def fit_model(store: ArtifactStore, inp: dict[str, Any], heartbeat: Callable[[An
             from .probe import pick_device
 
             device = pick_device()
-        f = _NEURAL_FITS[kind](df, inp, heartbeat, device)
+        while not _TORCH_LOCK.acquire(timeout=5):
+            heartbeat({"stage": "waiting for the other neural fit", "kind": kind})
+        try:
+            f = _NEURAL_FITS[kind](df, inp, heartbeat, device)
+        finally:
+            _TORCH_LOCK.release()
     else:
         f = _CPU_FITS[kind](df, inp, heartbeat)
     check = self_check(f)

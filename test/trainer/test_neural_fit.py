@@ -209,3 +209,18 @@ def test_activities_route_new_kinds_and_fail_permanently(store, frame, features)
     errors.append(e)
     assert all(e.value.non_retryable for e in errors)
     assert store.read_key(inp["keys"]["card"]) is None and store.read_key(inp["keys"]["model"]) is None
+
+
+def test_concurrent_neural_fits_in_one_worker_give_the_sequential_models(store, frame, features):
+    """The worker runs activities in a thread pool; PyTorch's RNG is process-global, so neural fits
+    take turns. Two seeds fitted at once must give exactly the models they give one at a time."""
+    import concurrent.futures
+
+    target = "target_gk_1h"
+    inputs = [neural_input("lstm", target, features, f"-conc-{s}", seed=s) for s in (11, 12)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(lambda i: fit_model(store, i, lambda _: None, device="cpu"), inputs))
+    alone = [fit_model(store, neural_input("lstm", target, features, f"-seq-{s}", seed=s), lambda _: None, device="cpu")
+             for s in (11, 12)]
+    assert [r["modelRef"]["sha256"] for r in together] == [r["modelRef"]["sha256"] for r in alone]
+    assert together[0]["modelRef"]["sha256"] != together[1]["modelRef"]["sha256"]
