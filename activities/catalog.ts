@@ -113,6 +113,12 @@ export interface BuildFeaturesInput {
   series: Series[];
   /** The manifest of an earlier feature set of the same series: only the tail is recomputed. */
   previous?: ObjectRef;
+  /**
+   * Build from the last N monthly candle partitions only (scoring: every feature has a finite
+   * window of at most 720 bars, so rows more than that after the first candle read are identical
+   * to a full build's, and an hourly score does not rewrite years of history).
+   */
+  recentMonths?: number;
 }
 export interface FeatureSeriesOutput {
   series: Series;

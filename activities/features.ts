@@ -24,8 +24,9 @@ function beat(details: unknown): void {
 }
 
 /** Local copies of a series' monthly candle objects (the `_manifest.json` beside them is not data). */
-export async function downloadCandles(store: ArtifactStore, series: Series): Promise<string[]> {
-  const keys = (await store.list(layout.candlesPrefix(series))).map((o) => o.key).filter((k) => k.endsWith('.parquet') && !k.split('/').at(-1)!.startsWith('_'));
+export async function downloadCandles(store: ArtifactStore, series: Series, recentMonths?: number): Promise<string[]> {
+  const all = (await store.list(layout.candlesPrefix(series))).map((o) => o.key).filter((k) => k.endsWith('.parquet') && !k.split('/').at(-1)!.startsWith('_')).sort();
+  const keys = recentMonths ? all.slice(-recentMonths) : all;
   if (!keys.length) throw new FeatureInputError(`no candles for ${seriesKey(series)} under ${layout.candlesPrefix(series)}`);
   const files: string[] = [];
   for (const key of keys) {
@@ -53,7 +54,7 @@ export function featureActivities(store: ArtifactStore) {
       const work = await mkdtemp(join(tmpdir(), 'volcast-features-'));
       try {
         const inputs: SeriesInput[] = [];
-        for (const series of input.series) inputs.push({ series, files: await downloadCandles(store, series) });
+        for (const series of input.series) inputs.push({ series, files: await downloadCandles(store, series, input.recentMonths) });
         const previous = await previousSet(store, input.previous);
         beat({ building: input.series.length });
         const built = await buildFeatureFiles(inputs, { outDir: join(work, 'out'), previous });

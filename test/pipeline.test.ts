@@ -11,6 +11,8 @@ import { layout } from '../lib/layout';
 import { tailPredictions } from '../lib/predictions';
 import type { ResolvedProtocol } from '../lib/protocols';
 import { readChampion } from '../lib/registry';
+import { scoreModel } from '../lib/scoring';
+import { readCard } from '../lib/scoring/cards';
 import { ArtifactStore } from '../lib/store';
 import { connectClient } from '../lib/temporal';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
@@ -124,6 +126,20 @@ describe('the whole DAG (replay exchange, real workers, real stack)', () => {
       assert.ok(['low', 'medium', 'high'].includes(f.regime!));
     }
     const series = { exchange, symbol: SYMBOL, timeframe: '1h' };
+    // Scoring builds features from the last three months only; the forecast equals the champion run
+    // on the full-history feature set of the training at that bar (finite windows: no difference).
+    for (const f of r.forecasts) {
+      const champion = (await readChampion(store, series, f.target))!;
+      const full = (await store.head(layout.features(trained.featureSetId, series)))!;
+      const { card } = await readCard(store, champion.cardRef);
+      const scored = await scoreModel({
+        modelPath: await store.getFile(champion.modelRef), modelSha256: champion.modelRef.sha256, card,
+        featuresPath: await store.getFile(full), window: { startTs: f.barTs, endTs: f.barTs + 1 },
+      });
+      assert.notEqual(r.featureSetId, trained.featureSetId);
+      assert.deepEqual(scored.ts, [f.barTs]);
+      assert.equal(scored.vol[0], f.value, `${f.target}: recent-window features give the full-history forecast`);
+    }
     const stored = await tailPredictions(store, series, 'target_gk_1h', 5);
     const key = layout.predictions(series, 'target_gk_1h', new Date(replay.now() - 3_600_000).toISOString().slice(0, 7));
     const etag = (await store.client.statObject(store.bucket, key)).etag;

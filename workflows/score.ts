@@ -41,7 +41,8 @@ export async function score(input: ScoreInput): Promise<ScoreResult> {
   if (input.ingest !== false) {
     await Promise.all(series.map((s) => cpu.ingest({ exchange: s.exchange, symbol: s.symbol, timeframe: s.timeframe, now: asOf })));
   }
-  const features = await cpu.buildFeatures({ series });
+  // Three monthly partitions hold well over the longest feature window (720 bars) before the newest bar.
+  const features = await cpu.buildFeatures({ series, recentMonths: 3 });
   const featureDefinitionsSha = await cpu.featureDefinitionsSha();
   const forecasts: ScoreLatestResult['record'][] = [];
   const failures: string[] = [];
