@@ -6,8 +6,8 @@
  * with --gpu-on-cpu), a 240-day backfill of BTC/USDT and ETH/USDT, one `train` with protocol
  * `scheduled` (creates the champions), then:
  *   1. end-to-end latency of the score workflow (client start → result), --runs times with
- *      ingest against the replay and `now` = replay clock + 5 min (as the main job), then the same
- *      without ingest; plus the mean time of each activity (scheduled → completed, from history);
+ *      ingest against the replay and `now` = replay clock + 5 min (as the main job), and --runs
+ *      times without ingest, alternating; plus the mean time of each activity (scheduled → completed, from history);
  *   2. per model kind, the last fold's model of the BTC/USDT target_gk_1h run (card + ONNX from
  *      MinIO, the run's feature Parquet), through lib/scoring: one-row latency on a cached
  *      onnxruntime-node session (input tensor prepared), the same including buildInputs, and batch
@@ -71,9 +71,13 @@ interface ScoreLatency {
   activitiesMeanMs: Record<string, number>;
 }
 
-async function scoreLatency(stack: BenchStack, ingest: boolean, runs: number): Promise<ScoreLatency> {
+/**
+ * Runs the score workflow `runs` times with ingest and `runs` times without, alternating (so drift
+ * in the machine's load hits both alike), after one warm-up of each (first sessions, caches).
+ */
+async function scoreLatencies(stack: BenchStack, runs: number): Promise<[ScoreLatency, ScoreLatency]> {
   const { cfg, client, replay } = stack;
-  const input: ScoreInput = {
+  const input = (ingest: boolean): ScoreInput => ({
     exchange: cfg.exchanges[0]!.id,
     symbols: SYMBOLS,
     timeframe: cfg.timeframes[0]!,
@@ -81,26 +85,32 @@ async function scoreLatency(stack: BenchStack, ingest: boolean, runs: number): P
     maxDataAgeMinutes: cfg.scoring.maxDataAgeMinutes,
     now: replay.now() + 5 * 60_000,
     ingest,
-  };
-  const times: number[] = [];
-  const ids: string[] = [];
-  let last: ScoreResult | null = null;
-  // One warm-up run (not counted): first sessions, first DuckDB load, caches.
+  });
+  const times: Record<'true' | 'false', number[]> = { true: [], false: [] };
+  const ids: Record<'true' | 'false', string[]> = { true: [], false: [] };
+  const last: Record<'true' | 'false', ScoreResult | null> = { true: null, false: null };
   for (let i = -1; i < runs; i++) {
-    const workflowId = `bench-score-${ingest ? 'ingest' : 'noingest'}-${Date.now()}-${i}`;
-    const t0 = performance.now();
-    last = (await client.workflow.execute('score', { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input] })) as ScoreResult;
-    const ms = performance.now() - t0;
-    if (i >= 0) {
-      times.push(ms);
-      ids.push(workflowId);
+    for (const ingest of [true, false]) {
+      const k = String(ingest) as 'true' | 'false';
+      const workflowId = `bench-score-${ingest ? 'ingest' : 'noingest'}-${Date.now()}-${i}`;
+      const t0 = performance.now();
+      last[k] = (await client.workflow.execute('score', { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input(ingest)] })) as ScoreResult;
+      const ms = performance.now() - t0;
+      if (i >= 0) {
+        times[k].push(ms);
+        ids[k].push(workflowId);
+      }
     }
   }
-  const split: Record<string, number[]> = {};
-  for (const id of ids) for (const [k, v] of Object.entries(await activitySplit(stack, id))) (split[k] ??= []).push(...v);
-  const activitiesMeanMs = Object.fromEntries(Object.entries(split).map(([k, v]) => [k, v.reduce((a, b) => a + b, 0) / v.length]));
-  console.log(`  score (ingest ${ingest}) last result, as of ${new Date(last!.asOf).toISOString()}:\n${formatForecasts(last!)}`);
-  return { ingest, runs, ms: stats(times), activitiesMeanMs };
+  const out: ScoreLatency[] = [];
+  for (const k of ['true', 'false'] as const) {
+    const split: Record<string, number[]> = {};
+    for (const id of ids[k]) for (const [a, v] of Object.entries(await activitySplit(stack, id))) (split[a] ??= []).push(...v);
+    const activitiesMeanMs = Object.fromEntries(Object.entries(split).map(([a, v]) => [a, v.reduce((x, y) => x + y, 0) / v.length]));
+    console.log(`  score (ingest ${k}) last result, as of ${new Date(last[k]!.asOf).toISOString()}:\n${formatForecasts(last[k]!)}`);
+    out.push({ ingest: k === 'true', runs, ms: stats(times[k]), activitiesMeanMs });
+  }
+  return [out[0]!, out[1]!];
 }
 
 interface KindResult {
@@ -214,9 +224,8 @@ async function main(): Promise<void> {
     const trained = await runTrain(client, cfg, { exchange: cfg.exchanges[0]!.id, symbols: SYMBOLS, timeframe: cfg.timeframes[0]!, protocol, now }, `bench-score-train-${Date.now()}`);
     const trainSecs = (Date.now() - tTrain) / 1000;
 
-    console.log(`\n== score workflow latency, ${RUNS} runs each (+1 warm-up)`);
-    const withIngest = await scoreLatency(stack, true, RUNS);
-    const withoutIngest = await scoreLatency(stack, false, RUNS);
+    console.log(`\n== score workflow latency, ${RUNS} runs each with and without ingest, alternating (+1 warm-up each)`);
+    const [withIngest, withoutIngest] = await scoreLatencies(stack, RUNS);
 
     const btc = trained.results.find((r) => r.series.symbol === 'BTC/USDT' && r.target === 'target_gk_1h')!;
     console.log(`\n== ONNX inference per model kind: last fold of ${btc.runId}`);
