@@ -2,7 +2,7 @@
  * bench:train — wall time of a walk-forward protocol per model.
  *
  *   npm run bench:train -- [--protocol b] [--symbols BTC/USDT,ETH/USDT] [--models persistence,lstm]
- *                          [--days N] [--no-ingest] [--no-neural-bench] [--fresh]
+ *                          [--days N] [--folds N] [--no-ingest] [--no-neural-bench] [--fresh]
  *
  * Its own stack (ports from --port-base or VOLCAST_BENCH_PORT_BASE, default 32000; state
  * .state/bench-train or --state, kept between runs so a second run with more models reuses the
@@ -10,7 +10,7 @@
  * the full history of the symbols (or the last --days), then one `train` with the protocol (default
  * b, every model of it unless --models). Prints per series × target and model: folds, fits run,
  * fits reused, total fit seconds (the workflow's fitSeconds), seconds per fit; the workflow's wall
- * time and the leaderboards; then the neural trainer's throughput (bench/train_neural.py: samples/s
+ * time and the leaderboards (--folds N: only the last N folds, a timing sample for slow models); then the neural trainer's throughput (bench/train_neural.py: samples/s
  * on CPU, and on the GPU when CUDA is present). Figures also go to <state>/results-<protocol>-<time>.json.
  */
 import { spawnSync } from 'node:child_process';
@@ -51,7 +51,10 @@ async function main(): Promise<void> {
     console.log(`\n== backfill ${SYMBOLS.join(', ')} from ${new Date(from).toISOString().slice(0, 10)}`);
     await backfill(stack, SYMBOLS, from);
 
-    const protocol = resolveProtocol(cfg, PROTOCOL, { models: MODELS });
+    const resolved = resolveProtocol(cfg, PROTOCOL, { models: MODELS });
+    // --folds N: only the protocol's last N folds (trailing, same window sizes): a timing sample
+    // for models too slow to fit on every fold; not the protocol's evaluation.
+    const protocol = args.folds !== undefined ? { ...resolved, description: `${resolved.description} (last ${Number(args.folds)} folds only)`, walkForward: { ...resolved.walkForward, folds: Number(args.folds) } } : resolved;
     // Models already stored before the run: their fits are reused (cached by modelId).
     const modelsPrefix = layout.model('X', 'card.json').replace(/X\/card\.json$/, '');
     const before = new Set((await store.list(modelsPrefix)).filter((o) => o.key.endsWith('/card.json')).map((o) => o.key));
