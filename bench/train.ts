@@ -2,7 +2,7 @@
  * bench:train — wall time of a walk-forward protocol per model.
  *
  *   npm run bench:train -- [--protocol b] [--symbols BTC/USDT,ETH/USDT] [--models persistence,lstm]
- *                          [--days N] [--folds N] [--no-ingest] [--no-neural-bench] [--fresh]
+ *                          [--days N] [--folds N] [--no-ingest] [--no-promote] [--no-neural-bench] [--fresh]
  *
  * Its own stack (ports from --port-base or VOLCAST_BENCH_PORT_BASE, default 32000; state
  * .state/bench-train or --state, kept between runs so a second run with more models reuses the
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     trained = (await client.workflow.execute('train', {
       taskQueue: cfg.taskQueues.cpu,
       workflowId,
-      args: [{ exchange: cfg.exchanges[0]!.id, symbols: SYMBOLS, timeframe: cfg.timeframes[0]!, protocol, now, ingest: args.ingest !== false }],
+      args: [{ exchange: cfg.exchanges[0]!.id, symbols: SYMBOLS, timeframe: cfg.timeframes[0]!, protocol, now, ingest: args.ingest !== false, promote: args.promote !== false }],
     })) as TrainResult;
     const wallSeconds = (Date.now() - tTrain) / 1000;
 
