@@ -1,0 +1,272 @@
+/**
+ * bench:score — `npm run bench:score [-- --runs 30 --calls 200 --build-calls 50 --batch 1024 --fresh]`
+ *
+ * Its own stack (ports from VOLCAST_BENCH_PORT_BASE, default 30000; state .state/bench-score, kept
+ * between runs so a re-run reuses the fitted models), the replay exchange, both workers (trainer
+ * with --gpu-on-cpu), a 240-day backfill of BTC/USDT and ETH/USDT, one `train` with protocol
+ * `scheduled` (creates the champions), then:
+ *   1. end-to-end latency of the score workflow (client start → result), --runs times with
+ *      ingest against the replay and `now` = replay clock + 5 min (as the main job), and --runs
+ *      times without ingest, alternating; plus the mean time of each activity (scheduled → completed, from history);
+ *   2. per model kind, the last fold's model of the BTC/USDT target_gk_1h run (card + ONNX from
+ *      MinIO, the run's feature Parquet), through lib/scoring: one-row latency on a cached
+ *      onnxruntime-node session (input tensor prepared), the same including buildInputs, and batch
+ *      throughput over the whole feature file (pure session.run, and scoreModel end to end).
+ * Prints tables and writes .state/bench-score/results.json.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { layout, type Series } from '../lib/layout';
+import { resolveProtocol } from '../lib/protocols';
+import { readCard } from '../lib/scoring/cards';
+import { buildInputs, scoreModel, sessionFor } from '../lib/scoring';
+import { ort } from '../lib/scoring/session';
+import { queryRows, sqlString, withDuck } from '../lib/duckdb';
+import type { ObjectRef } from '../lib/store';
+import { formatForecasts, runTrain } from '../cli/pipeline';
+import type { ScoreInput, ScoreResult } from '../workflows';
+import { backfill, DAY, pad, parseArgs, startBenchStack, stats, type BenchStack, type Stats } from './stack';
+
+const args = parseArgs(process.argv.slice(2));
+const RUNS = Number(args.runs ?? 30);
+const CALLS = Number(args.calls ?? 200);
+const BUILD_CALLS = Number(args['build-calls'] ?? 50);
+const BATCH = Number(args.batch ?? 1024);
+const DAYS = Number(args.days ?? 240);
+const PORT_BASE = Number(process.env.VOLCAST_BENCH_PORT_BASE ?? 30000);
+const STATE = '.state/bench-score';
+const SYMBOLS = ['BTC/USDT', 'ETH/USDT'];
+
+type EventType = temporal.api.enums.v1.EventType;
+const ET = temporal.api.enums.v1.EventType;
+
+function tsMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
+  if (!t) return NaN;
+  return Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6;
+}
+
+/** Activity type → durations (ms, scheduled → completed) of one workflow's history. */
+async function activitySplit(stack: BenchStack, workflowId: string): Promise<Record<string, number[]>> {
+  const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = new Map<string, { type: string; at: number }>();
+  const out: Record<string, number[]> = {};
+  for (const e of history.events ?? []) {
+    const type = e.eventType as EventType;
+    if (type === ET.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) {
+      scheduled.set(String(e.eventId), { type: e.activityTaskScheduledEventAttributes?.activityType?.name ?? '?', at: tsMs(e.eventTime) });
+    } else if (type === ET.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
+      const s = scheduled.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId));
+      if (s) (out[s.type] ??= []).push(tsMs(e.eventTime) - s.at);
+    }
+  }
+  return out;
+}
+
+interface ScoreLatency {
+  ingest: boolean;
+  runs: number;
+  ms: Stats;
+  /** Mean ms per activity type (scheduled → completed; several per run are averaged together). */
+  activitiesMeanMs: Record<string, number>;
+}
+
+/**
+ * Runs the score workflow `runs` times with ingest and `runs` times without, alternating (so drift
+ * in the machine's load hits both alike), after one warm-up of each (first sessions, caches).
+ */
+async function scoreLatencies(stack: BenchStack, runs: number): Promise<[ScoreLatency, ScoreLatency]> {
+  const { cfg, client, replay } = stack;
+  const input = (ingest: boolean): ScoreInput => ({
+    exchange: cfg.exchanges[0]!.id,
+    symbols: SYMBOLS,
+    timeframe: cfg.timeframes[0]!,
+    targets: cfg.targets,
+    maxDataAgeMinutes: cfg.scoring.maxDataAgeMinutes,
+    now: replay.now() + 5 * 60_000,
+    ingest,
+  });
+  const times: Record<'true' | 'false', number[]> = { true: [], false: [] };
+  const ids: Record<'true' | 'false', string[]> = { true: [], false: [] };
+  const last: Record<'true' | 'false', ScoreResult | null> = { true: null, false: null };
+  for (let i = -1; i < runs; i++) {
+    for (const ingest of [true, false]) {
+      const k = String(ingest) as 'true' | 'false';
+      const workflowId = `bench-score-${ingest ? 'ingest' : 'noingest'}-${Date.now()}-${i}`;
+      const t0 = performance.now();
+      last[k] = (await client.workflow.execute('score', { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input(ingest)] })) as ScoreResult;
+      const ms = performance.now() - t0;
+      if (i >= 0) {
+        times[k].push(ms);
+        ids[k].push(workflowId);
+      }
+    }
+  }
+  const out: ScoreLatency[] = [];
+  for (const k of ['true', 'false'] as const) {
+    const split: Record<string, number[]> = {};
+    for (const id of ids[k]) for (const [a, v] of Object.entries(await activitySplit(stack, id))) (split[a] ??= []).push(...v);
+    const activitiesMeanMs = Object.fromEntries(Object.entries(split).map(([a, v]) => [a, v.reduce((x, y) => x + y, 0) / v.length]));
+    console.log(`  score (ingest ${k}) last result, as of ${new Date(last[k]!.asOf).toISOString()}:\n${formatForecasts(last[k]!)}`);
+    out.push({ ingest: k === 'true', runs, ms: stats(times[k]), activitiesMeanMs });
+  }
+  return [out[0]!, out[1]!];
+}
+
+interface KindResult {
+  name: string;
+  kind: string;
+  modelId: string;
+  input: string;
+  onnxBytes: number;
+  rows: number;
+  singleRowMs: Stats;
+  singleRowWithBuildInputsMs: Stats;
+  batchRowsPerSec: number;
+  scoreModelRowsPerSec: number;
+  sessionCreateMs: number;
+}
+
+async function onnxBench(stack: BenchStack, runId: string, featureSetId: string, series: Series): Promise<{ featureRows: number; kinds: KindResult[] }> {
+  const { store } = stack;
+  const planLatest = await store.readLatest(layout.run(runId, 'plan.json'));
+  if (!planLatest) throw new Error(`no plan.json for run ${runId}`);
+  const plan = JSON.parse(planLatest.data.toString('utf8')) as { fits: { name: string; fold: number; modelId: string }[] };
+  const lastFold = Math.max(...plan.fits.map((f) => f.fold));
+  const fits = plan.fits.filter((f) => f.fold === lastFold);
+  const featuresRef = await store.head(layout.features(featureSetId, series));
+  if (!featuresRef) throw new Error(`no features for ${featureSetId}`);
+  const featuresPath = await store.getFile(featuresRef);
+  const [span] = await withDuck((db) => queryRows<{ lo: bigint; hi: bigint; n: bigint }>(db, `SELECT min(ts) AS lo, max(ts) AS hi, count(*) AS n FROM read_parquet(${sqlString(featuresPath)})`));
+  const all = { startTs: Number(span!.lo), endTs: Number(span!.hi) + 1 };
+  const featureRows = Number(span!.n);
+  const out: KindResult[] = [];
+  for (const fit of fits) {
+    const modelRef = (await store.head(layout.model(fit.modelId, 'model.onnx'))) as ObjectRef;
+    const cardRef = (await store.head(layout.model(fit.modelId, 'card.json'))) as ObjectRef;
+    const { card } = await readCard(store, cardRef);
+    const modelPath = await store.getFile(modelRef);
+    let t0 = performance.now();
+    const session = await sessionFor(modelPath, modelRef.sha256);
+    const sessionCreateMs = performance.now() - t0;
+    const outputs = session.outputNames.includes('sigma') ? ['vol', 'sigma'] : ['vol'];
+    const inputs = await buildInputs(featuresPath, card.input, all);
+    const n = inputs.ts.length;
+    const perRow = inputs.dims.slice(1).reduce((a, b) => a * b, 1);
+    const tail = inputs.dims.slice(1);
+    // 1. one row (the newest scorable one), tensor prepared outside the timing.
+    const one = new ort.Tensor('float32', inputs.x.subarray((n - 1) * perRow, n * perRow), [1, ...tail]);
+    for (let i = 0; i < 10; i++) await session.run({ x: one }, outputs);
+    const single: number[] = [];
+    for (let i = 0; i < CALLS; i++) {
+      t0 = performance.now();
+      await session.run({ x: one }, outputs);
+      single.push(performance.now() - t0);
+    }
+    // 2. one row including buildInputs (DuckDB read of the row and its window) and the tensor.
+    const lastTs = inputs.ts[n - 1]!;
+    const withBuild: number[] = [];
+    for (let i = 0; i < BUILD_CALLS; i++) {
+      t0 = performance.now();
+      const r = await buildInputs(featuresPath, card.input, { startTs: lastTs, endTs: lastTs + 1 });
+      await session.run({ x: new ort.Tensor('float32', r.x, r.dims) }, outputs);
+      withBuild.push(performance.now() - t0);
+    }
+    // 3. batch throughput: every scorable row of the file in batches of BATCH (tensors prepared).
+    const batches: ort.Tensor[] = [];
+    for (let s = 0; s < n; s += BATCH) {
+      const rows = Math.min(BATCH, n - s);
+      batches.push(new ort.Tensor('float32', inputs.x.subarray(s * perRow, (s + rows) * perRow), [rows, ...tail]));
+    }
+    await session.run({ x: batches[0]! }, outputs);
+    t0 = performance.now();
+    for (const x of batches) await session.run({ x }, outputs);
+    const batchSecs = (performance.now() - t0) / 1000;
+    // 4. scoreModel end to end (buildInputs over the file + batched inference).
+    t0 = performance.now();
+    const scored = await scoreModel({ modelPath, modelSha256: modelRef.sha256, card, featuresPath, window: all, batchSize: BATCH });
+    const scoreSecs = (performance.now() - t0) / 1000;
+    const r: KindResult = {
+      name: fit.name,
+      kind: card.kind,
+      modelId: fit.modelId,
+      input: `${card.input.kind} [${inputs.dims.slice(1).join('×')}]`,
+      onnxBytes: (await store.list(layout.model(fit.modelId, 'model.onnx')))[0]?.size ?? 0,
+      rows: n,
+      singleRowMs: stats(single),
+      singleRowWithBuildInputsMs: stats(withBuild),
+      batchRowsPerSec: n / batchSecs,
+      scoreModelRowsPerSec: scored.ts.length / scoreSecs,
+      sessionCreateMs,
+    };
+    console.log(`  ${r.name}: one row p50 ${r.singleRowMs.p50.toFixed(3)} ms, with buildInputs p50 ${r.singleRowWithBuildInputsMs.p50.toFixed(1)} ms, batch ${Math.round(r.batchRowsPerSec)} rows/s`);
+    out.push(r);
+  }
+  return { featureRows, kinds: out };
+}
+
+function f(x: number, d = 2): string {
+  return Number.isFinite(x) ? x.toFixed(d) : '-';
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const stack = await startBenchStack({ portBase: PORT_BASE, state: STATE, symbols: SYMBOLS, fresh: args.fresh === true });
+  const { cfg, client, replay } = stack;
+  try {
+    const now = replay.now();
+    console.log(`\n== backfill ${SYMBOLS.join(', ')}: ${DAYS} days`);
+    await backfill(stack, SYMBOLS, now - DAYS * DAY);
+
+    console.log('\n== train, protocol scheduled (creates the champions; a re-run reuses the fits)');
+    const protocol = resolveProtocol(cfg, 'scheduled');
+    const tTrain = Date.now();
+    const trained = await runTrain(client, cfg, { exchange: cfg.exchanges[0]!.id, symbols: SYMBOLS, timeframe: cfg.timeframes[0]!, protocol, now }, `bench-score-train-${Date.now()}`);
+    const trainSecs = (Date.now() - tTrain) / 1000;
+
+    console.log(`\n== score workflow latency, ${RUNS} runs each with and without ingest, alternating (+1 warm-up each)`);
+    const [withIngest, withoutIngest] = await scoreLatencies(stack, RUNS);
+
+    const btc = trained.results.find((r) => r.series.symbol === 'BTC/USDT' && r.target === 'target_gk_1h')!;
+    console.log(`\n== ONNX inference per model kind: last fold of ${btc.runId}`);
+    const onnx = await onnxBench(stack, btc.runId, trained.featureSetId, btc.series);
+
+    // Tables.
+    console.log(`\n== score workflow, end to end (client start → result), ms; ${SYMBOLS.length} symbols × ${cfg.targets.length} targets per run`);
+    console.log(`  ${pad('ingest', 8)}${pad('runs', 6, true)}${pad('min', 9, true)}${pad('p50', 9, true)}${pad('p99', 9, true)}${pad('max', 9, true)}${pad('mean', 9, true)}`);
+    for (const s of [withIngest, withoutIngest]) {
+      console.log(`  ${pad(String(s.ingest), 8)}${pad(String(s.runs), 6, true)}${pad(f(s.ms.min, 0), 9, true)}${pad(f(s.ms.p50, 0), 9, true)}${pad(f(s.ms.p99, 0), 9, true)}${pad(f(s.ms.max, 0), 9, true)}${pad(f(s.ms.mean, 0), 9, true)}`);
+    }
+    console.log('  mean activity time (scheduled → completed), ms:');
+    for (const s of [withIngest, withoutIngest]) {
+      console.log(`    ingest ${s.ingest}: ${Object.entries(s.activitiesMeanMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+    }
+    console.log(`\n== ONNX inference (onnxruntime-node, 1 intra-op thread, cached session), BTC/USDT target_gk_1h, ${onnx.featureRows} feature rows`);
+    console.log(`  one row: ${CALLS} calls (input prepared) and ${BUILD_CALLS} calls including buildInputs; batch: ${BATCH} rows per run over every scorable row`);
+    console.log(`  ${pad('model', 13)}${pad('input', 16)}${pad('onnx KB', 9, true)}${pad('1-row p50', 11, true)}${pad('p99 ms', 9, true)}${pad('+build p50', 12, true)}${pad('p99 ms', 9, true)}${pad('rows', 7, true)}${pad('batch rows/s', 14, true)}${pad('scoreModel rows/s', 19, true)}`);
+    for (const k of onnx.kinds) {
+      console.log(
+        `  ${pad(k.name, 13)}${pad(k.input, 16)}${pad(f(k.onnxBytes / 1024, 0), 9, true)}${pad(f(k.singleRowMs.p50, 3), 11, true)}${pad(f(k.singleRowMs.p99, 3), 9, true)}${pad(f(k.singleRowWithBuildInputsMs.p50, 1), 12, true)}${pad(f(k.singleRowWithBuildInputsMs.p99, 1), 9, true)}${pad(String(k.rows), 7, true)}${pad(f(k.batchRowsPerSec, 0), 14, true)}${pad(f(k.scoreModelRowsPerSec, 0), 19, true)}`,
+      );
+    }
+    const results = {
+      at: new Date().toISOString(),
+      machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+      options: { runs: RUNS, calls: CALLS, buildCalls: BUILD_CALLS, batch: BATCH, days: DAYS, symbols: SYMBOLS },
+      train: { seconds: trainSecs, featureSetId: trained.featureSetId, reusedFits: trained.results.reduce((a, r) => a + r.reusedFits, 0), fitSeconds: Object.fromEntries(trained.results.map((r) => [`${r.series.symbol} ${r.target}`, r.fitSeconds])), champions: trained.results.map((r) => ({ symbol: r.series.symbol, target: r.target, decision: r.decision })) },
+      score: { withIngest, withoutIngest },
+      onnx,
+      totalSeconds: (Date.now() - t0) / 1000,
+    };
+    const file = join(cfg.stateDir, 'results.json');
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nresults: ${file} (bench:score took ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  } finally {
+    await stack.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
