@@ -181,7 +181,10 @@ def garch(df: pd.DataFrame, inp: dict[str, Any], beat: Beat) -> Fitted:
         res = am.fit(disp="off", options={"maxiter": 500})
     omega, alpha, beta = float(res.params["omega"]) / 1e4, float(res.params["alpha[1]"]), float(res.params["beta[1]"])
     phi = alpha + beta
-    uncond = omega / (1 - phi) if phi < 1 else float(np.mean(r ** 2))
+    # Near-integrated fits (alpha + beta -> 1) make omega / (1 - phi) explode; with beta near 1 the
+    # truncated tail also keeps a large weight, so such a tail would dominate every forecast (seen on
+    # protocol (b) BTC folds). Past this persistence the tail is the training sample's variance.
+    uncond = omega / (1 - phi) if phi < 0.999 else float(np.mean(r ** 2))
     w = _window(beta, tol, max_window)
     tail = beta ** w
     k = np.arange(w)[::-1]
