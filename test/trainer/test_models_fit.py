@@ -273,3 +273,22 @@ def test_activities_route_kinds_and_fail_permanently(store, frame, features):
                               ("har_x", "target_gk_1h", "-few"), ("lightgbm", "target_gk_1h", "-leak")):
         keys = fit_input(kind, target, features, tag)["keys"]  # nothing was written
         assert store.read_key(keys["card"]) is None and store.read_key(keys["model"]) is None
+
+
+def test_garch_on_a_near_integrated_fit_keeps_forecasts_sane(store):
+    """BTC's year to 2023-09-12 fits alpha + beta = 1 - 2e-12: omega / (1 - phi) is ~1e6, and used
+    as the truncated tail it once produced forecasts of ~250% hourly volatility (protocol (b)). The
+    tail is then the sample variance, so forecasts stay near the realized level."""
+    from feature_fixture import build_features, load_candles, ms
+    f = build_features(load_candles("BTCUSDT", "2022-08-01", "2024-01-01"))
+    ref = put_frame(store, f, "garch-igarch")
+    test_start = ms("2023-09-12")
+    inp = fit_input("garch", "target_rv_24h", ref, "-igarch",
+                    train={"startTs": test_start - 365 * DAY - 24 * HOUR, "endTs": test_start - 24 * HOUR},
+                    test={"startTs": test_start, "endTs": test_start + 10 * DAY})
+    res = fit_model(store, inp, lambda _: None)
+    card = load_card(store, res)
+    assert card["fitted"]["persistence"] > 0.999
+    vol = np.array(card["trainerPredictions"]["vol"])
+    realized = f.set_index("ts").loc[card["trainerPredictions"]["ts"], "target_rv_24h"].to_numpy(dtype=float)
+    assert np.all(np.isfinite(vol)) and vol.max() < 5 * np.nanmax(realized), (vol.max(), np.nanmax(realized))
