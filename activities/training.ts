@@ -14,6 +14,7 @@ import { layout, type Series } from '../lib/layout';
 import { decidePromotion, type Decision } from '../lib/promotion';
 import { fitActivityFor, type ResolvedProtocol } from '../lib/protocols';
 import { readChampion, setChampion, type ChampionRecord } from '../lib/registry';
+import { trainerVersion } from '../lib/trainerVersion';
 import type { ArtifactStore, ObjectRef } from '../lib/store';
 import { modelIdFor, planFolds, planTrailingFolds, TARGET_HORIZON_BARS, timeframeMs, type Fold } from '../lib/walkForward';
 import type { VolcastConfig } from '../lib/config';
@@ -125,7 +126,7 @@ export function trainingActivities(store: ArtifactStore, cfg: VolcastConfig) {
         const fits: PlannedFit[] = [];
         for (const fold of folds) {
           for (const model of input.protocol.models) {
-            const modelId = modelIdFor({ model: { kind: model.kind, params: model.params }, featureSetId: input.featureSetId, series: input.series, target: input.target, train: fold.train, seed: input.protocol.seed });
+            const modelId = modelIdFor({ model: { kind: model.kind, params: model.params }, featureSetId: input.featureSetId, series: input.series, target: input.target, train: fold.train, seed: input.protocol.seed, trainerVersion: trainerVersion() });
             fits.push({
               name: model.name,
               kind: model.kind,

@@ -89,7 +89,7 @@ export function planTrailingFolds(spec: WalkForwardSpec & { folds: number }, opt
 
 /**
  * modelId: a hash of the model spec, the feature set, the series (one feature set holds several
- * symbols built together), the target and the training window.
+ * symbols built together), the target, the training window, the seed and the trainer's code version.
  */
 export function modelIdFor(input: {
   model: { kind: string; params: Record<string, unknown> };
@@ -98,6 +98,8 @@ export function modelIdFor(input: {
   target: string;
   train: Window;
   seed: number;
+  /** lib/trainerVersion.ts: the model code that fits it. */
+  trainerVersion: string;
 }): string {
   const canonical = JSON.stringify(input, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,

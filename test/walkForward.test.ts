@@ -48,10 +48,11 @@ describe('walk-forward folds', () => {
   });
 
   it('modelIds depend on spec, feature set, series, target and window, not on key order', () => {
-    const base = { model: { kind: 'lightgbm', params: { a: 1, b: 2 } }, featureSetId: 'fs1', series: { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h' }, target: 'target_gk_1h', train: { startTs: 1, endTs: 2 }, seed: 7 };
+    const base = { model: { kind: 'lightgbm', params: { a: 1, b: 2 } }, featureSetId: 'fs1', series: { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h' }, target: 'target_gk_1h', train: { startTs: 1, endTs: 2 }, seed: 7, trainerVersion: 'v1' };
     assert.equal(modelIdFor(base), modelIdFor({ ...base, model: { kind: 'lightgbm', params: { b: 2, a: 1 } } }));
     assert.notEqual(modelIdFor(base), modelIdFor({ ...base, train: { startTs: 1, endTs: 3 } }));
     assert.notEqual(modelIdFor(base), modelIdFor({ ...base, featureSetId: 'fs2' }));
+    assert.notEqual(modelIdFor(base), modelIdFor({ ...base, trainerVersion: 'v2' }));
     // One feature set holds several symbols: the series is part of the id.
     assert.notEqual(modelIdFor(base), modelIdFor({ ...base, series: { ...base.series, symbol: 'ETH/USDT' } }));
     assert.match(modelIdFor(base), /^m[0-9a-f]{20}$/);
