@@ -66,6 +66,14 @@ export function rowsWindowClause(): string {
   return `WINDOW ${w.join(',\n  ')}`;
 }
 
+/** The per-row offset columns (frameCounts) each ROWS window of rowsWindowClause reads. */
+const ROWS_KEYS: Record<string, string[]> = {
+  w_lag: [],
+  ...Object.fromEntries(N_WINDOWS.map((n) => [`w${n}`, [`_k${n}`]])),
+  w_lm: ['_k_lm_a', '_k_lm_b'],
+  w_fwd24: ['_k_fwd_a', '_k_fwd_b'],
+};
+
 /** Columns a window's PARTITION BY / ORDER BY read (besides series and ts). */
 const WINDOW_KEYS: Record<string, string[]> = { w_hour7d: ['hour'], w_mkt: ['exchange'] };
 /** Windows evaluated on a narrow projection instead of the wide stage. */
@@ -103,22 +111,58 @@ export function featuresQuery(opts: { barMs: number; lmWindow: number; horizon: 
   for (const stage of STAGES) {
     const defs = DEFINITIONS.filter((d) => d.stage === stage && d.sql !== '<join>');
     if (stage === 'window') {
-      // The benchmark's return joined by (exchange, ts): the input of corr/beta.
-      ctes.push(`s_join AS MATERIALIZED (
+      // The benchmark's return joined by (exchange, ts): the input of corr/beta. Not materialized:
+      // the (materialized) previous stage is read by each narrow projection, joined again cheaply.
+      ctes.push(`s_join AS NOT MATERIALIZED (
 SELECT p.*, b.ret_1 AS btc_ret_1 FROM ${prev} p
 LEFT JOIN (SELECT exchange, ts, ret_1 FROM ${prev} WHERE symbol = ${sqlString(BENCHMARK_SYMBOL)}) b ON b.exchange = p.exchange AND b.ts = p.ts)`);
       prev = 's_join';
     }
-    // Definitions with a window over another partition, or any window in a stage after the main
+    // Definitions with a window over another partition, or any window in the stage after the main
     // window pass: narrow. The others: on the wide stage.
-    const narrow = defs.filter((d) => windowsOf(d).length > 0 && (stage !== 'bar' && stage !== 'window' || windowsOf(d).some((w) => NARROW_WINDOWS.has(w))));
+    const narrow = defs.filter((d) => windowsOf(d).length > 0 && (stage === 'post' || windowsOf(d).some((w) => NARROW_WINDOWS.has(w))));
+    if (narrow.length && stage !== 'window' && stage !== 'post') throw new Error(`narrow windows in stage ${stage}`);
     const wide = defs.filter((d) => !narrow.includes(d));
     let input = prev;
     if (narrow.length) {
+      let src = stage === 'post' ? 's_join' : prev;
+      const need = columnsOf(narrow);
+      // The window-stage columns the post windows read (macd, gk_vol_24) are computed again on a
+      // narrow projection, with the same expressions and frames (same bits), instead of keeping the
+      // whole window stage in memory to read it twice.
+      const again = DEFINITIONS.filter((d) => d.stage === 'window' && need.includes(d.name));
+      if (stage === 'post' && again.length) {
+        for (const d of again) if (windowsOf(d).some((w) => !(w in ROWS_KEYS))) throw new Error(`${d.name}: not on the main window pass`);
+        const keys = [...new Set(again.flatMap((d) => windowsOf(d).flatMap((w) => ROWS_KEYS[w]!)))];
+        const passThrough = need.filter((c) => !again.some((d) => d.name === c));
+        ctes.push(`s_${stage}_src AS (
+SELECT ${passThrough.join(', ')},
+  ${again.map((d) => expr(d, opts.barMs)).join(',\n  ')}
+FROM (SELECT ${[...new Set([...passThrough, ...columnsOf(again), ...keys])].join(', ')} FROM ${src})
+${rowsWindowClause()})`);
+        src = `s_${stage}_src`;
+      }
+      // w_mkt (the mean over the symbols at ts): grouped by (exchange, ts) and summed in series order.
+      // The window over the (exchange, ts) partition summed in the order rows arrived, so with more
+      // than two symbols the mean could differ in the last bit between two runs of the same build.
+      const mkt = [...new Set(narrow.flatMap((d) => [...d.sql.matchAll(/\b(\w+)\(([^()]*)\) OVER w_mkt\b/g)].map((m) => m[0])))];
+      let from = `(SELECT ${need.join(', ')} FROM ${src})`;
+      let exprs = narrow.map((d) => expr(d, opts.barMs));
+      if (mkt.length) {
+        const aggs = mkt.map((call, i) => {
+          const [, fn, arg] = /^(\w+)\((.*)\) OVER w_mkt$/.exec(call)!;
+          if (fn !== 'avg') throw new Error(`${call}: only avg over w_mkt is supported`);
+          return `list_avg(list(${arg} ORDER BY series)) AS _mkt${i}`;
+        });
+        ctes.push(`s_${stage}_mkt AS (
+SELECT exchange, ts, ${aggs.join(', ')} FROM ${from} GROUP BY exchange, ts)`);
+        from = `(SELECT x.*, ${mkt.map((_, i) => `m._mkt${i}`).join(', ')} FROM ${from} x JOIN s_${stage}_mkt m ON m.exchange = x.exchange AND m.ts = x.ts)`;
+        exprs = exprs.map((e) => mkt.reduce((acc, call, i) => acc.replaceAll(call, `_mkt${i}`), e));
+      }
       ctes.push(`s_${stage}_narrow AS (
 SELECT series, ts,
-  ${narrow.map((d) => expr(d, opts.barMs)).join(',\n  ')}
-FROM (SELECT ${columnsOf(narrow).join(', ')} FROM ${prev})
+  ${exprs.join(',\n  ')}
+FROM ${from}
 ${windows})`);
       ctes.push(`s_${stage}_in AS (
 SELECT p.*, n.* EXCLUDE (series, ts) FROM ${prev} p JOIN s_${stage}_narrow n ON n.series = p.series AND n.ts = p.ts)`);
@@ -127,7 +171,9 @@ SELECT p.*, n.* EXCLUDE (series, ts) FROM ${prev} p JOIN s_${stage}_narrow n ON 
     const usesWindow = wide.some((d) => windowsOf(d).length > 0);
     const cols = wide.map((d) => expr(d, opts.barMs));
     if (stage === 'bar') cols.push(...frameCounts(opts.barMs, opts.lmWindow, opts.horizon));
-    ctes.push(`s_${stage} AS${narrow.length && stage !== 'post' ? ' MATERIALIZED' : ''} (
+    // The last stage before the benchmark join is read several times (the join, the narrow
+    // projections): materialized once, as DuckDB would for a CTE read twice.
+    ctes.push(`s_${stage} AS${stage === 'bar3' ? ' MATERIALIZED' : ''} (
 SELECT *,
   ${cols.join(',\n  ')}
 FROM ${input}${usesWindow ? `\n${stage === 'window' ? rowsWindowClause() : windows}` : ''})`);
