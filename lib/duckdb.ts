@@ -6,16 +6,29 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb
 
 export type Duck = DuckDBConnection;
 
-/** Opens an in-memory database, runs `fn`, always closes it. */
-export async function withDuck<T>(fn: (db: Duck) => Promise<T>, opts: { threads?: number; memoryLimit?: string } = {}): Promise<T> {
+/**
+ * Opens an in-memory database, runs `fn`, always closes it. `connect` opens another connection to the
+ * same database (e.g. to run independent statements side by side); those are closed with it.
+ */
+export async function withDuck<T>(
+  fn: (db: Duck, more: { connect: () => Promise<Duck> }) => Promise<T>,
+  opts: { threads?: number; memoryLimit?: string } = {},
+): Promise<T> {
   const instance = await DuckDBInstance.create(':memory:', {
     threads: String(opts.threads ?? 2),
     ...(opts.memoryLimit ? { memory_limit: opts.memoryLimit } : {}),
   });
   const db = await instance.connect();
+  const extra: Duck[] = [];
+  const connect = async () => {
+    const c = await instance.connect();
+    extra.push(c);
+    return c;
+  };
   try {
-    return await fn(db);
+    return await fn(db, { connect });
   } finally {
+    for (const c of extra) c.closeSync();
     db.closeSync();
     instance.closeSync();
   }

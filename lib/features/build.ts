@@ -131,8 +131,9 @@ export async function buildFeatureFiles(inputs: SeriesInput[], opts: BuildOption
   if (new Set(keys).size !== keys.length) throw new FeatureInputError('a series is listed twice');
   await mkdir(opts.outDir, { recursive: true });
 
+  const threads = opts.threads ?? 2;
   return withDuck(
-    async (db) => {
+    async (db, { connect }) => {
       await loadCandles(db, inputs);
       const stats = await queryRows<{ series: string; rows: bigint; first: bigint; last: bigint }>(
         db,
@@ -154,10 +155,12 @@ export async function buildFeatureFiles(inputs: SeriesInput[], opts: BuildOption
       }
       await db.run(`CREATE TABLE feats AS ${query}`);
 
-      const outputs: SeriesOutput[] = [];
-      let recomputed = 0;
-      let copied = 0;
-      for (const input of inputs) {
+      // One Parquet per series. A file this size is one row group, which DuckDB writes on one thread:
+      // the series are written side by side, one connection per thread (feats is a shared table).
+      const outputs: SeriesOutput[] = new Array(inputs.length);
+      const counts: { fresh: number; rows: number }[] = new Array(inputs.length);
+      const writeOne = async (conn: Duck, k: number): Promise<void> => {
+        const input = inputs[k]!;
         const key = seriesKey(input.series);
         const path = join(opts.outDir, `${input.series.exchange}_${symbolSegment(input.series.symbol)}_${input.series.timeframe}.parquet`);
         const fresh = `SELECT * EXCLUDE (series) FROM feats WHERE series = ${sqlString(key)}`;
@@ -165,15 +168,24 @@ export async function buildFeatureFiles(inputs: SeriesInput[], opts: BuildOption
           plan.kind === 'incremental'
             ? `SELECT * FROM read_parquet(${sqlString(opts.previous!.files[key]!)}) WHERE ts <= ${plan.cutoff} UNION ALL ${fresh}`
             : fresh;
-        await db.run(`COPY (SELECT * FROM (${body}) ORDER BY ts) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`);
+        await conn.run(`COPY (SELECT * FROM (${body}) ORDER BY ts) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`);
         const [c] = await queryRows<{ rows: bigint; first: bigint; last: bigint; fresh: bigint }>(
-          db,
+          conn,
           `SELECT count(*) AS rows, min(ts) AS first, max(ts) AS last, count(*) FILTER (WHERE ts > ${plan.kind === 'incremental' ? plan.cutoff : -1}) AS fresh FROM read_parquet(${sqlString(path)})`,
         );
-        recomputed += Number(c!.fresh);
-        copied += Number(c!.rows) - Number(c!.fresh);
-        outputs.push({ series: input.series, key, path, rows: Number(c!.rows), firstTs: Number(c!.first), watermark: Number(c!.last) });
-      }
+        counts[k] = { fresh: Number(c!.fresh), rows: Number(c!.rows) };
+        outputs[k] = { series: input.series, key, path, rows: Number(c!.rows), firstTs: Number(c!.first), watermark: Number(c!.last) };
+      };
+      const conns = [db];
+      while (conns.length < Math.min(threads, inputs.length)) conns.push(await connect());
+      let next = 0;
+      // allSettled: no connection is closed (withDuck's finally) while another still writes.
+      const settled = await Promise.allSettled(conns.map(async (conn) => {
+        while (next < inputs.length) await writeOne(conn, next++);
+      }));
+      for (const r of settled) if (r.status === 'rejected') throw r.reason;
+      const recomputed = counts.reduce((a, c) => a + c.fresh, 0);
+      const copied = counts.reduce((a, c) => a + c.rows - c.fresh, 0);
       return {
         featureSetId,
         columns: OUTPUT_COLUMNS,
@@ -183,7 +195,7 @@ export async function buildFeatureFiles(inputs: SeriesInput[], opts: BuildOption
         mode: plan.kind === 'incremental' ? { kind: 'incremental', cutoff: plan.cutoff, recomputed, copied } : plan,
       };
     },
-    { threads: opts.threads ?? 2, memoryLimit: opts.memoryLimit ?? '4GB' },
+    { threads, memoryLimit: opts.memoryLimit ?? '4GB' },
   );
 }
 

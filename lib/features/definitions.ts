@@ -170,6 +170,7 @@ function rangeEstimator(
 export const DEFINITIONS: Definition[] = [
   // ---------------- stage bar: one candle and its predecessor ----------------
   { name: 'prev_close', kind: 'helper', type: 'DOUBLE', stage: 'bar', description: 'close of the previous candle present', formula: 'close_prev', sql: 'lag(close) OVER w_lag', lookback: 2 },
+  { name: 'prev2_close', kind: 'helper', type: 'DOUBLE', stage: 'bar', description: 'close of the candle present before the previous one', formula: 'close_prev_prev', sql: 'lag(close, 2) OVER w_lag', lookback: 3 },
   { name: 'prev_ts', kind: 'helper', type: 'DOUBLE', stage: 'bar', description: 'open time of the previous candle present', formula: 'ts_prev', sql: 'lag(ts) OVER w_lag', lookback: 2 },
   {
     name: 'hour', kind: 'feature', type: 'INTEGER', stage: 'bar', description: 'UTC hour of the candle open (0–23)', formula: 'hour(ts UTC)',
@@ -254,7 +255,7 @@ export const DEFINITIONS: Definition[] = [
     name: 'rv_1', kind: 'feature', type: 'DOUBLE', stage: 'bar3', description: 'close-to-close realized volatility over 1 bar', formula: '|ret_1|',
     sql: 'abs(ret_1)', lookback: 2, reference: (ctx, i) => { const r = R.logRet(S(ctx), i); return r === null ? null : Math.abs(r); },
   },
-  { name: 'bp_term', kind: 'helper', type: 'DOUBLE', stage: 'bar3', description: 'bipower product of adjacent returns', formula: '|r_t|·|r_prev|', sql: 'abs(ret_1) * abs(lag(ret_1) OVER w_lag)', lookback: 3 },
+  { name: 'bp_term', kind: 'helper', type: 'DOUBLE', stage: 'bar3', description: 'bipower product of adjacent returns', formula: '|r_t|·|r_prev|', sql: 'abs(ret_1) * abs(ln(prev_close / prev2_close))', lookback: 3 },
   { name: 'obv_flow', kind: 'helper', type: 'DOUBLE', stage: 'bar3', description: 'on-balance-volume increment', formula: 'sign(r_t)·V_t', sql: 'sign(ret_1) * volume', lookback: 2 },
   { name: 'btc_ret_1', kind: 'helper', type: 'DOUBLE', stage: 'bar3', description: 'the benchmark return at the same ts (joined in sql.ts)', formula: 'ret_1 of BTC/USDT at ts', sql: '<join>', lookback: 2 },
 
