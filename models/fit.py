@@ -133,8 +133,11 @@ def fit_model(store: ArtifactStore, inp: dict[str, Any], heartbeat: Callable[[An
             from .probe import pick_device
 
             device = pick_device()
+        waiting = time.perf_counter()
         while not _TORCH_LOCK.acquire(timeout=5):
             heartbeat({"stage": "waiting for the other neural fit", "kind": kind})
+        # The card's wall time is the fit's own, not the turn it waited for.
+        t0 += time.perf_counter() - waiting
         try:
             f = _NEURAL_FITS[kind](df, inp, heartbeat, device)
         finally:
