@@ -23,17 +23,9 @@ import { down, up } from '../infra/devStack';
 import { sharedCandlesDir, startReplayExchange } from '../infra/replayExchange';
 import { startWorker, stopWorker } from '../workers/local';
 import type { BackfillInput, BackfillProgress } from '../workflows/backfill';
+import { benchEnv } from './stack';
 
-const base = Number(process.env.VOLCAST_BENCH_PORT_BASE ?? 24000);
-Object.assign(process.env, {
-  VOLCAST_STATE_DIR: join(repoRoot, '.state', 'bench'),
-  VOLCAST_TEMPORAL_ADDRESS: `127.0.0.1:${base + 233}`,
-  VOLCAST_TEMPORAL_UI_PORT: String(base + 1233),
-  VOLCAST_S3_PORT: String(base + 2000),
-  VOLCAST_S3_CONSOLE_PORT: String(base + 2001),
-});
-delete process.env.VOLCAST_S3_ACCESS_KEY;
-delete process.env.VOLCAST_S3_SECRET_KEY;
+benchEnv(Number(process.env.VOLCAST_BENCH_PORT_BASE ?? 24000), join('.state', 'bench'));
 
 function sourceRowCount(file: string): number {
   return gunzipSync(readFileSync(join(sharedCandlesDir, file))).toString('utf8').trim().split(/\r?\n/).length - 1;
