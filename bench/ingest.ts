@@ -16,7 +16,6 @@ import { zipSync } from 'fflate';
 import { loadConfig } from '../lib/config';
 import { importCandleFile } from '../lib/candleImport';
 import { readManifest } from '../lib/candleLake';
-import { repoRoot } from '../lib/paths';
 import { ArtifactStore } from '../lib/store';
 import { connectClient } from '../lib/temporal';
 import { down, up } from '../infra/devStack';
