@@ -19,7 +19,6 @@ import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
 import { objectVersions, sourceRows } from './dataHelpers';
 import { eventually, testConfig, uid } from './helpers';
 
-const H = 3_600_000;
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 const SYMBOLS = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'FTT/USDT'];
 

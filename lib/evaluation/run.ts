@@ -16,7 +16,7 @@ import { commonRows, computeMetrics, type ModelPredictions } from './compute';
 import { barMs, EvaluationInputError, horizonBars, isBaselineKind } from './horizon';
 import { writeOosParquet, type OosRow } from './oos';
 import { buildReport } from './report';
-import { combineVol, ensembleModelId, ensembleQlike, fitQlikeWeights, VALIDATION_SHARE, type EnsembleSpec } from './ensemble';
+import { combineVol, ensembleModelId, ensembleQlike, fitQlikeWeights, VALIDATION_SHARE } from './ensemble';
 import type { EnsembleCard, EnsembleMember, EvalModel, EvaluateInput, EvaluateResult, MetricsDocument, ModelRole } from './types';
 
 export type Beat = (detail: Record<string, unknown>) => void;
