@@ -48,24 +48,31 @@ def feature_columns(inp: dict[str, Any]) -> list[str]:
     return cols
 
 
+
+def _tree_rows(df: pd.DataFrame, inp: dict[str, Any], defaults: dict[str, Any], kind: str) -> tuple[Any, ...]:
+    """What both tree models fit on: the tabular rows, the log-variance response, and the validation
+    span carved from the end of the training window (separated from the fitting rows by the horizon)."""
+    target = inp["target"]
+    h = HORIZON[target]
+    p = {**defaults, **{k: v for k, v in inp["model"].get("params", {}).items() if k != "columns"}}
+    cols = feature_columns(inp)
+    tr, te = build_rows(df, cols, 1, target, inp["train"], inp["test"])
+    require_rows(len(tr.idx), 300, kind)
+    v = tr.y ** 2 / h
+    yfloor = var_floor(v)
+    y = np.log(np.maximum(v, yfloor))
+    n_val = max(50, int(round(float(p["validFraction"]) * len(y))))
+    n_fit = len(y) - n_val - h
+    require_rows(n_fit, 200, f"{kind} (after carving the validation span)")
+    return target, h, p, cols, tr, te, yfloor, y, n_val, n_fit
+
 def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None]) -> Fitted:
     import lightgbm as lgb
     import onnxmltools
     from onnxmltools.convert.common.data_types import FloatTensorType
 
-    target = inp["target"]
-    h = HORIZON[target]
-    p = {**DEFAULTS, **{k: v for k, v in inp["model"].get("params", {}).items() if k != "columns"}}
-    cols = feature_columns(inp)
-    tr, te = build_rows(df, cols, 1, target, inp["train"], inp["test"])
-    require_rows(len(tr.idx), 300, "lightgbm")
-    v = tr.y ** 2 / h
-    yfloor = var_floor(v)
-    y = np.log(np.maximum(v, yfloor))
+    target, h, p, cols, tr, te, yfloor, y, n_val, n_fit = _tree_rows(df, inp, DEFAULTS, "lightgbm")
     x = tr.x.astype(np.float64)
-    n_val = max(50, int(round(float(p["validFraction"]) * len(y))))
-    n_fit = len(y) - n_val - h
-    require_rows(n_fit, 200, "lightgbm (after carving the validation span)")
     booster_params = {
         "objective": "regression", "verbosity": -1, "deterministic": True, "force_col_wise": True,
         "seed": int(inp.get("seed", 0)), "num_threads": int(p["num_threads"]),
@@ -122,18 +129,7 @@ def fit_xgboost(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], Non
     import xgboost as xgb
     from onnxmltools.convert.common.data_types import FloatTensorType
 
-    target = inp["target"]
-    h = HORIZON[target]
-    p = {**XGB_DEFAULTS, **{k: v for k, v in inp["model"].get("params", {}).items() if k != "columns"}}
-    cols = feature_columns(inp)
-    tr, te = build_rows(df, cols, 1, target, inp["train"], inp["test"])
-    require_rows(len(tr.idx), 300, "xgboost")
-    v = tr.y ** 2 / h
-    yfloor = var_floor(v)
-    y = np.log(np.maximum(v, yfloor))
-    n_val = max(50, int(round(float(p["validFraction"]) * len(y))))
-    n_fit = len(y) - n_val - h
-    require_rows(n_fit, 200, "xgboost (after carving the validation span)")
+    target, h, p, cols, tr, te, yfloor, y, n_val, n_fit = _tree_rows(df, inp, XGB_DEFAULTS, "xgboost")
     seed = int(inp.get("seed", 0))
     # Fitted on the float32 inputs (what the graph sees); base_score fixed to the mean of the fitting
     # response so it is recorded, not estimated.
