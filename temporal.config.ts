@@ -3,11 +3,11 @@
  *
  * This file is plain data so that workflow code can import `taskQueues` without pulling in
  * validation or Node APIs (workflow bundles must stay deterministic and free of I/O).
- * lib/config.ts validates it, applies environment overrides (addresses, credentials) and is the
+ * lib/platform/config.ts validates it, applies environment overrides (addresses, credentials) and is the
  * only way programs read configuration. Credentials never live here: they come from the
  * environment, or from the dev stack's generated file in the state folder.
  */
-import type { VolcastConfigInput } from './lib/configSchema';
+import type { VolcastConfigInput } from './lib/platform/configSchema';
 
 /** Task-queue names: every activity is registered on exactly one of these (activities/catalog.json). */
 export const taskQueues = {

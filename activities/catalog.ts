@@ -4,8 +4,8 @@
  */
 import catalogJson from './catalog.json';
 import type { QueueRole } from '../temporal.config';
-import type { ObjectRef } from '../lib/store';
-import type { Series } from '../lib/layout';
+import type { ObjectRef } from '../lib/platform/store';
+import type { Series } from '../lib/platform/layout';
 
 export type Language = 'typescript' | 'python';
 export interface CatalogEntry {
@@ -47,7 +47,7 @@ export interface WriteProbeResult {
 }
 export interface VerifyProbeInput {
   ref: ObjectRef;
-  /** Where to write the result (built by lib/layout.ts: Python never builds keys). */
+  /** Where to write the result (built by lib/platform/layout.ts: Python never builds keys). */
   resultKey: string;
   holdSeconds?: number;
 }
@@ -85,7 +85,7 @@ export interface FitInput {
   /** Out-of-sample rows: startTs <= ts < endTs. */
   test: { startTs: number; endTs: number };
   seed: number;
-  /** Where to write (built by lib/layout.ts). */
+  /** Where to write (built by lib/platform/layout.ts). */
   keys: { model: string; card: string };
 }
 export interface FitResult {

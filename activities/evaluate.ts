@@ -1,7 +1,7 @@
 /** The evaluate activity (volcast-cpu): lib/evaluation/run.ts with heartbeats. */
 import { Context } from '@temporalio/activity';
 import { evaluateRun, type EvaluateInput, type EvaluateResult } from '../lib/evaluation';
-import type { ArtifactStore } from '../lib/store';
+import type { ArtifactStore } from '../lib/platform/store';
 
 export function evaluateActivities(store: ArtifactStore) {
   return {

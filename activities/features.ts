@@ -11,8 +11,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BuildFeaturesInput, BuildFeaturesResult, FeatureSetManifest } from './catalog';
 import { buildFeatureFiles, definitionsSha, FeatureInputError, seriesKey, type PreviousFeatures, type SeriesInput } from '../lib/features/build';
-import { layout, LayoutError, type Series } from '../lib/layout';
-import type { ArtifactStore } from '../lib/store';
+import { layout, LayoutError, type Series } from '../lib/platform/layout';
+import type { ArtifactStore } from '../lib/platform/store';
 
 /** Heartbeats inside an activity; a no-op when the same code runs in the CLI. */
 function beat(details: unknown): void {

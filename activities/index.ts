@@ -1,6 +1,6 @@
 /** All TypeScript activities, built over the shared services a worker creates once. */
-import { loadConfig, type VolcastConfig } from '../lib/config';
-import type { ArtifactStore } from '../lib/store';
+import { loadConfig, type VolcastConfig } from '../lib/platform/config';
+import type { ArtifactStore } from '../lib/platform/store';
 import { evaluateActivities } from './evaluate';
 import { ingestActivities } from './ingest';
 import { featureActivities } from './features';

@@ -7,13 +7,13 @@
  * exchange's clock.
  */
 import { Context } from '@temporalio/activity';
-import type { RejectReason } from '../lib/candles';
-import { timeframeMs, validateCandles, type RawCandle } from '../lib/candles';
-import { mergeIntoLake, readManifest, type Gap } from '../lib/candleLake';
-import type { VolcastConfig } from '../lib/config';
-import { exchangeSettings, fetchOHLCVPage, getExchange, outOfOrderTimes, toActivityError, unknownSymbol } from '../lib/exchange';
-import type { Series } from '../lib/layout';
-import type { ArtifactStore, ObjectRef } from '../lib/store';
+import type { RejectReason } from '../lib/candles/candle';
+import { timeframeMs, validateCandles, type RawCandle } from '../lib/candles/candle';
+import { mergeIntoLake, readManifest, type Gap } from '../lib/candles/lake';
+import type { VolcastConfig } from '../lib/platform/config';
+import { exchangeSettings, fetchOHLCVPage, getExchange, outOfOrderTimes, toActivityError, unknownSymbol } from '../lib/candles/exchange';
+import type { Series } from '../lib/platform/layout';
+import type { ArtifactStore, ObjectRef } from '../lib/platform/store';
 
 export interface IngestInput {
   /** ccxt exchange id; default the first configured exchange. */

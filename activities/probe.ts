@@ -1,8 +1,8 @@
 /** The platform probe: a TypeScript activity that writes an object and returns its reference. */
 import { Context } from '@temporalio/activity';
 import type { WriteProbeInput, WriteProbeResult } from './catalog';
-import { layout } from '../lib/layout';
-import type { ArtifactStore } from '../lib/store';
+import { layout } from '../lib/platform/layout';
+import type { ArtifactStore } from '../lib/platform/store';
 import { holdWithHeartbeat } from './heartbeat';
 
 export function probeActivities(store: ArtifactStore) {

@@ -5,17 +5,17 @@
  * definitions than the champion's, an unscorable newest bar.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { queryRows, sqlString, withDuck } from '../lib/duckdb';
+import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import { combineVol } from '../lib/evaluation/ensemble';
 import type { EnsembleCard } from '../lib/evaluation/types';
 import { INTERVAL_Z, intervalBounds, regimeOf } from '../lib/metrics';
-import { appendPredictions, type PredictionRecord } from '../lib/predictions';
-import { readChampion } from '../lib/registry';
+import { appendPredictions, type PredictionRecord } from '../lib/scoring/predictions';
+import { readChampion } from '../lib/promotion/registry';
 import { readCard } from '../lib/scoring/cards';
 import { scoreModel } from '../lib/scoring';
-import type { Series } from '../lib/layout';
-import type { ArtifactStore, ObjectRef } from '../lib/store';
-import { timeframeMs } from '../lib/walkForward';
+import type { Series } from '../lib/platform/layout';
+import type { ArtifactStore, ObjectRef } from '../lib/platform/store';
+import { timeframeMs } from '../lib/training/walkForward';
 
 export interface ScoreLatestInput {
   series: Series;

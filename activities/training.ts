@@ -4,20 +4,20 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { FitInput } from './catalog';
-import { queryRows, sqlString, withDuck } from '../lib/duckdb';
+import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import type { EvaluateResult } from '../lib/evaluation';
 import { definitionsSha } from '../lib/features/build';
 import { FEATURE_COLUMNS } from '../lib/features/definitions';
 import { fitRegimeThresholds } from '../lib/features/regime';
-import { readManifest } from '../lib/candleLake';
-import { layout, type Series } from '../lib/layout';
-import { decidePromotion, type Decision } from '../lib/promotion';
-import { fitActivityFor, type ResolvedProtocol } from '../lib/protocols';
-import { readChampion, setChampion, type ChampionRecord } from '../lib/registry';
-import { trainerVersion } from '../lib/trainerVersion';
-import type { ArtifactStore, ObjectRef } from '../lib/store';
-import { modelIdFor, planFolds, planTrailingFolds, TARGET_HORIZON_BARS, timeframeMs, type Fold } from '../lib/walkForward';
-import type { VolcastConfig } from '../lib/config';
+import { readManifest } from '../lib/candles/lake';
+import { layout, type Series } from '../lib/platform/layout';
+import { decidePromotion, type Decision } from '../lib/promotion/gates';
+import { fitActivityFor, type ResolvedProtocol } from '../lib/training/protocols';
+import { readChampion, setChampion, type ChampionRecord } from '../lib/promotion/registry';
+import { trainerVersion } from '../lib/training/trainerVersion';
+import type { ArtifactStore, ObjectRef } from '../lib/platform/store';
+import { modelIdFor, planFolds, planTrailingFolds, TARGET_HORIZON_BARS, timeframeMs, type Fold } from '../lib/training/walkForward';
+import type { VolcastConfig } from '../lib/platform/config';
 
 /** Raw levels and bookkeeping columns: not model inputs (non-stationary or identifiers). */
 const NOT_INPUTS = new Set(['prev_close', 'prev_ts']);

@@ -11,10 +11,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sharedData } from '../lib/candlesCsv';
-import { queryRows, sqlString, withDuck } from '../lib/duckdb';
+import { sharedData } from '../lib/candles/csv';
+import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import { buildFeatureFiles, type SeriesInput } from '../lib/features/build';
-import { repoRoot, venvPython } from '../lib/paths';
+import { repoRoot, venvPython } from '../lib/platform/paths';
 
 const WORK = join(repoRoot, '.cache', 'bench-features');
 const FIVE_YEARS_FROM = Date.parse('2021-03-01T00:00:00Z');

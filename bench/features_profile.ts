@@ -5,10 +5,10 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { sqlString, withDuck } from '../lib/duckdb';
+import { sqlString, withDuck } from '../lib/platform/duckdb';
 import { LM_WINDOW, TARGET_HORIZON } from '../lib/features/definitions';
 import { featuresQuery } from '../lib/features/sql';
-import { repoRoot } from '../lib/paths';
+import { repoRoot } from '../lib/platform/paths';
 
 interface Node { operator_name?: string; operator_timing?: number; operator_cardinality?: number; extra_info?: unknown; children?: Node[] }
 

@@ -17,13 +17,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { layout, type Series } from '../lib/layout';
-import { resolveProtocol } from '../lib/protocols';
+import { layout, type Series } from '../lib/platform/layout';
+import { resolveProtocol } from '../lib/training/protocols';
 import { readCard } from '../lib/scoring/cards';
 import { buildInputs, scoreModel, sessionFor } from '../lib/scoring';
 import { ort } from '../lib/scoring/session';
-import { queryRows, sqlString, withDuck } from '../lib/duckdb';
-import type { ObjectRef } from '../lib/store';
+import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
+import type { ObjectRef } from '../lib/platform/store';
 import { formatForecasts, runTrain } from '../cli/pipeline';
 import type { ScoreInput, ScoreResult } from '../workflows';
 import { backfill, DAY, pad, parseArgs, startBenchStack, stats, type BenchStack, type Stats } from './stack';

@@ -8,10 +8,10 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { loadConfig, type VolcastConfig } from '../lib/config';
-import { repoRoot } from '../lib/paths';
-import { ArtifactStore } from '../lib/store';
-import { connectClient } from '../lib/temporal';
+import { loadConfig, type VolcastConfig } from '../lib/platform/config';
+import { repoRoot } from '../lib/platform/paths';
+import { ArtifactStore } from '../lib/platform/store';
+import { connectClient } from '../lib/platform/temporal';
 import { down, up } from '../infra/devStack';
 import { startReplayExchange, type ReplayExchange } from '../infra/replayExchange';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';

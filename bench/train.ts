@@ -16,9 +16,9 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { layout } from '../lib/layout';
-import { repoRoot, venvPython } from '../lib/paths';
-import { resolveProtocol } from '../lib/protocols';
+import { layout } from '../lib/platform/layout';
+import { repoRoot, venvPython } from '../lib/platform/paths';
+import { resolveProtocol } from '../lib/training/protocols';
 import { formatLeaderboard } from '../cli/pipeline';
 import type { TrainResult } from '../workflows';
 import { backfill, DAY, pad, parseArgs, startBenchStack } from './stack';

@@ -1,12 +1,12 @@
 /** `volcast data …`: backfill (a workflow on the cluster), import files, lake status, the replay exchange. */
 import type { Command } from 'commander';
-import { isoTs } from '../lib/candles';
-import { importCandleFile, seriesFromFileName } from '../lib/candleImport';
-import { readManifest } from '../lib/candleLake';
-import { loadConfigOrExit, type VolcastConfig } from '../lib/config';
-import type { Series } from '../lib/layout';
-import { ArtifactStore } from '../lib/store';
-import { connectClient, webUiUrl } from '../lib/temporal';
+import { isoTs } from '../lib/candles/candle';
+import { importCandleFile, seriesFromFileName } from '../lib/candles/import';
+import { readManifest } from '../lib/candles/lake';
+import { loadConfigOrExit, type VolcastConfig } from '../lib/platform/config';
+import type { Series } from '../lib/platform/layout';
+import { ArtifactStore } from '../lib/platform/store';
+import { connectClient, webUiUrl } from '../lib/platform/temporal';
 import { startReplayExchange } from '../infra/replayExchange';
 import type { BackfillInput, BackfillProgress } from '../workflows/backfill';
 

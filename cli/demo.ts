@@ -4,12 +4,12 @@
  * (walk-forward, evaluate, promote) → schedules → score, printing the leaderboards, the reports and
  * the latest forecasts. The dev stack keeps running afterwards for the Web UI and the console.
  */
-import type { VolcastConfig } from '../lib/config';
+import type { VolcastConfig } from '../lib/platform/config';
 import { up } from '../infra/devStack';
 import { startReplayExchange } from '../infra/replayExchange';
-import { resolveProtocol } from '../lib/protocols';
-import { applySchedules } from '../lib/schedules';
-import { connectClient, consoleUrl, webUiUrl } from '../lib/temporal';
+import { resolveProtocol } from '../lib/training/protocols';
+import { applySchedules } from '../lib/orchestration/schedules';
+import { connectClient, consoleUrl, webUiUrl } from '../lib/platform/temporal';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
 import type { BackfillProgress } from '../workflows';
 import { runScore, runTrain } from './pipeline';

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { down, status, up } from '../infra/devStack';
-import { loadConfigOrExit } from '../lib/config';
-import { consoleUrl, webUiUrl } from '../lib/temporal';
+import { loadConfigOrExit } from '../lib/platform/config';
+import { consoleUrl, webUiUrl } from '../lib/platform/temporal';
 import { runDemo } from './demo';
 import { ensureInstalled } from './setup';
 

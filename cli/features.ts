@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { featureActivities } from '../activities/features';
 import type { BuildFeaturesInput, BuildFeaturesResult, FeatureSetManifest } from '../activities/catalog';
-import { loadConfigOrExit } from '../lib/config';
-import { queryRows, sqlString, withDuck } from '../lib/duckdb';
-import { layout, type Series } from '../lib/layout';
-import { ArtifactStore } from '../lib/store';
-import { connectClient } from '../lib/temporal';
+import { loadConfigOrExit } from '../lib/platform/config';
+import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
+import { layout, type Series } from '../lib/platform/layout';
+import { ArtifactStore } from '../lib/platform/store';
+import { connectClient } from '../lib/platform/temporal';
 import { taskQueues } from '../temporal.config';
 
 interface BuildOpts {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { loadConfigOrExit } from '../lib/config';
-import { layout, type Series } from '../lib/layout';
-import { listChampions, readChampion, rollbackChampion, setChampion } from '../lib/registry';
-import { ArtifactStore } from '../lib/store';
+import { loadConfigOrExit } from '../lib/platform/config';
+import { layout, type Series } from '../lib/platform/layout';
+import { listChampions, readChampion, rollbackChampion, setChampion } from '../lib/promotion/registry';
+import { ArtifactStore } from '../lib/platform/store';
 
 interface SeriesOpts {
   exchange?: string;

@@ -4,9 +4,9 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { loadConfigOrExit, type VolcastConfig } from '../lib/config';
-import { resolveProtocol } from '../lib/protocols';
-import { connectClient, consoleUrl, webUiUrl } from '../lib/temporal';
+import { loadConfigOrExit, type VolcastConfig } from '../lib/platform/config';
+import { resolveProtocol } from '../lib/training/protocols';
+import { connectClient, consoleUrl, webUiUrl } from '../lib/platform/temporal';
 import type { ScoreInput, ScoreResult, TrainInput, TrainResult, TrainSeriesResult } from '../workflows';
 
 function pad(s: string, n: number): string {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { loadConfigOrExit } from '../lib/config';
-import { tailPredictions } from '../lib/predictions';
-import { ArtifactStore } from '../lib/store';
+import { loadConfigOrExit } from '../lib/platform/config';
+import { tailPredictions } from '../lib/scoring/predictions';
+import { ArtifactStore } from '../lib/platform/store';
 
 export function registerPredictions(program: Command): void {
   const cmd = program.command('predictions').description('the forecasts written by the score workflow');

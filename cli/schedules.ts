@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { loadConfigOrExit } from '../lib/config';
-import { applySchedules, listSchedules, pauseSchedule, scheduleSpecs, triggerSchedule } from '../lib/schedules';
-import { connectClient } from '../lib/temporal';
+import { loadConfigOrExit } from '../lib/platform/config';
+import { applySchedules, listSchedules, pauseSchedule, scheduleSpecs, triggerSchedule } from '../lib/orchestration/schedules';
+import { connectClient } from '../lib/platform/temporal';
 
 function scheduleId(name: string): string {
   return name.includes('-') ? name : `volcast-${name}`;

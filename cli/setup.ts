@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { repoRoot } from '../lib/paths';
+import { repoRoot } from '../lib/platform/paths';
 
 /** Runs infra/setup.sh for one part (fast when already installed); exits on failure. */
 export function ensureInstalled(part: 'go' | 'python'): void {

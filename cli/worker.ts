@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { loadConfigOrExit } from '../lib/config';
+import { loadConfigOrExit } from '../lib/platform/config';
 import { runCpuWorker } from '../workers/cpu';
 import { spawnTrainer } from '../workers/trainer';
 import { ensureInstalled } from './setup';

@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { credentialsFile, loadConfig, readEnvFile, type VolcastConfig } from '../lib/config';
-import { toolsBin } from '../lib/paths';
-import { ArtifactStore } from '../lib/store';
-import { consoleUrl, webUiUrl } from '../lib/temporal';
+import { credentialsFile, loadConfig, readEnvFile, type VolcastConfig } from '../lib/platform/config';
+import { toolsBin } from '../lib/platform/paths';
+import { ArtifactStore } from '../lib/platform/store';
+import { consoleUrl, webUiUrl } from '../lib/platform/temporal';
 
 export type ServiceName = 'temporal' | 'minio';
 

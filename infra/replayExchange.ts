@@ -17,7 +17,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { repoRoot } from '../lib/paths';
+import { repoRoot } from '../lib/platform/paths';
 
 export const sharedCandlesDir = join(repoRoot, '..', 'shared', 'data', 'candles');
 

@@ -39,7 +39,7 @@ node --import tsx --test --test-concurrency=1 \
 ts_rc=$?
 
 echo; echo "== trainer tests (pytest)"
-eval "$(node --import tsx -e 'const {loadConfig}=require("./lib/config");const {trainerEnv}=require("./workers/trainer");for (const [k,v] of Object.entries(trainerEnv(loadConfig()))) console.log(`export ${k}=${JSON.stringify(v)}`)')"
+eval "$(node --import tsx -e 'const {loadConfig}=require("./lib/platform/config");const {trainerEnv}=require("./workers/trainer");for (const [k,v] of Object.entries(trainerEnv(loadConfig()))) console.log(`export ${k}=${JSON.stringify(v)}`)')"
 .venv/bin/python -m pytest test/trainer -q -p no:cacheprovider --junitxml="$reports/pytest.xml"
 py_rc=$?
 [[ $py_rc -eq 5 ]] && py_rc=0 # no tests collected is not a failure of the code

@@ -1,6 +1,6 @@
-"""The Python side of the artifact store (lib/store.ts): objects by reference {bucket, key, sha256},
+"""The Python side of the artifact store (lib/platform/store.ts): objects by reference {bucket, key, sha256},
 sha256 verified on every read, cached locally by content hash. Keys are never built here: the
-workflow passes every key it wants written, made by lib/layout.ts."""
+workflow passes every key it wants written, made by lib/platform/layout.ts."""
 from __future__ import annotations
 
 import hashlib

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { activitiesFor, catalog, checkImplementations } from '../activities/catalog';
 import { createActivities } from '../activities';
-import type { ArtifactStore } from '../lib/store';
-import { repoRoot } from '../lib/paths';
+import type { ArtifactStore } from '../lib/platform/store';
+import { repoRoot } from '../lib/platform/paths';
 import { taskQueues } from '../temporal.config';
 
 describe('activity catalog', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, parseConfig } from '../lib/config';
+import { ConfigError, loadConfig, parseConfig } from '../lib/platform/config';
 import { volcastConfig } from '../temporal.config';
 
 const noEnv = {};

@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { Candle } from '../lib/candles';
-import type { ArtifactStore } from '../lib/store';
+import type { Candle } from '../lib/candles/candle';
+import type { ArtifactStore } from '../lib/platform/store';
 import { sharedCandlesDir } from '../infra/replayExchange';
 
 const cache = new Map<string, Candle[]>();

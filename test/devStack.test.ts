@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { up } from '../infra/devStack';
-import { loadConfig } from '../lib/config';
-import { repoRoot } from '../lib/paths';
+import { loadConfig } from '../lib/platform/config';
+import { repoRoot } from '../lib/platform/paths';
 
 function listen(): Promise<{ server: Server; port: number }> {
   return new Promise((resolve) => {

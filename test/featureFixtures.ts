@@ -2,9 +2,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binanceHourlyCsv, csvToMonthlyParquet, type CsvSlice } from '../lib/candlesCsv';
-import { queryRows, sqlString, withDuck } from '../lib/duckdb';
-import type { Series } from '../lib/layout';
+import { binanceHourlyCsv, csvToMonthlyParquet, type CsvSlice } from '../lib/candles/csv';
+import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
+import type { Series } from '../lib/platform/layout';
 import type { SeriesInput } from '../lib/features/build';
 import { makeRefSeries, type RefSeries } from '../lib/features/reference';
 

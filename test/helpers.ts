@@ -1,6 +1,6 @@
 /** Shared test setup: the config of the test stack (infra/test.sh starts it on its own ports). */
 import { randomUUID } from 'node:crypto';
-import { loadConfig, type VolcastConfig } from '../lib/config';
+import { loadConfig, type VolcastConfig } from '../lib/platform/config';
 
 export function testConfig(): VolcastConfig {
   const cfg = loadConfig();

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { appendPredictions, readPredictions, tailPredictions, type PredictionRecord } from '../lib/predictions';
-import { layout } from '../lib/layout';
-import { ArtifactStore } from '../lib/store';
+import { appendPredictions, readPredictions, tailPredictions, type PredictionRecord } from '../lib/scoring/predictions';
+import { layout } from '../lib/platform/layout';
+import { ArtifactStore } from '../lib/platform/store';
 import { testConfig, uid } from './helpers';
 
 describe('prediction records (real MinIO + DuckDB)', () => {

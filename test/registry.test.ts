@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { layout, type Series } from '../lib/layout';
-import { championHistory, listChampions, readChampion, rollbackChampion, setChampion, type ChampionRecord } from '../lib/registry';
-import { ArtifactStore } from '../lib/store';
+import { layout, type Series } from '../lib/platform/layout';
+import { championHistory, listChampions, readChampion, rollbackChampion, setChampion, type ChampionRecord } from '../lib/promotion/registry';
+import { ArtifactStore } from '../lib/platform/store';
 import { testConfig, uid } from './helpers';
 
 describe('model registry (real MinIO)', () => {

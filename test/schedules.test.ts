@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
-import type { VolcastConfig } from '../lib/config';
-import { applySchedules, listSchedules, pauseSchedule, scheduleSpecs, triggerSchedule } from '../lib/schedules';
-import { connectClient } from '../lib/temporal';
+import type { VolcastConfig } from '../lib/platform/config';
+import { applySchedules, listSchedules, pauseSchedule, scheduleSpecs, triggerSchedule } from '../lib/orchestration/schedules';
+import { connectClient } from '../lib/platform/temporal';
 import { eventually, testConfig, uid } from './helpers';
 
 describe('schedules (real Temporal dev server)', () => {

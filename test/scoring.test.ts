@@ -7,10 +7,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { parseCard } from '../lib/modelCard';
+import { parseCard } from '../lib/scoring/modelCard';
 import { checkParity, FeatureInputError, PARITY_TOLERANCE, scoreModel } from '../lib/scoring';
 import { readCard, writeParity } from '../lib/scoring/cards';
-import { ArtifactStore, IntegrityError, sha256Of } from '../lib/store';
+import { ArtifactStore, IntegrityError, sha256Of } from '../lib/platform/store';
 import { fixtureModels, uploadFixtures, type FixtureManifest, type UploadedModel } from './fixtures/models';
 import { testConfig, uid } from './helpers';
 

@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { ArtifactStore, IntegrityError, MissingObjectError, sha256Of } from '../lib/store';
-import { layout } from '../lib/layout';
+import { ArtifactStore, IntegrityError, MissingObjectError, sha256Of } from '../lib/platform/store';
+import { layout } from '../lib/platform/layout';
 import { testConfig, uid } from './helpers';
 
 describe('artifact store (real MinIO)', () => {

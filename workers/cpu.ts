@@ -5,9 +5,9 @@
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { checkImplementations } from '../activities/catalog';
-import type { VolcastConfig } from '../lib/config';
-import { ArtifactStore } from '../lib/store';
-import { connectWorker } from '../lib/temporal';
+import type { VolcastConfig } from '../lib/platform/config';
+import { ArtifactStore } from '../lib/platform/store';
+import { connectWorker } from '../lib/platform/temporal';
 
 export async function createCpuWorker(cfg: VolcastConfig): Promise<Worker> {
   const store = new ArtifactStore(cfg);

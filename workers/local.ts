@@ -5,8 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { VolcastConfig } from '../lib/config';
-import { repoRoot } from '../lib/paths';
+import type { VolcastConfig } from '../lib/platform/config';
+import { repoRoot } from '../lib/platform/paths';
 import { spawnTrainer } from './trainer';
 
 export type WorkerKind = 'cpu' | 'train';

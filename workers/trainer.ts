@@ -4,8 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { requireCredentials, type VolcastConfig } from '../lib/config';
-import { repoRoot, venvPython } from '../lib/paths';
+import { requireCredentials, type VolcastConfig } from '../lib/platform/config';
+import { repoRoot, venvPython } from '../lib/platform/paths';
 
 export interface TrainerOptions {
   gpuOnCpu?: boolean;

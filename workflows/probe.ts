@@ -2,10 +2,10 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { TsActivities } from '../activities';
 import type { PythonActivities, VerifyProbeResult, WriteProbeResult } from '../activities/catalog';
-import type { ObjectRef } from '../lib/store';
+import type { ObjectRef } from '../lib/platform/store';
 import { taskQueues } from '../temporal.config';
 import { retryPolicy } from './retry';
-import { layout } from '../lib/layout';
+import { layout } from '../lib/platform/layout';
 
 const cpu = proxyActivities<TsActivities>({
   taskQueue: taskQueues.cpu,

@@ -6,7 +6,7 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { TsActivities } from '../activities';
 import type { ScoreLatestResult } from '../activities/score';
-import type { Series } from '../lib/layout';
+import type { Series } from '../lib/platform/layout';
 import { taskQueues } from '../temporal.config';
 import { retryPolicy } from './retry';
 

@@ -9,9 +9,9 @@ import type { TsActivities } from '../activities';
 import type { FitInput, FitResult, PythonActivities } from '../activities/catalog';
 import type { PlannedFit, PromoteResult } from '../activities/training';
 import type { EvalModel, LeaderboardRow } from '../lib/evaluation/types';
-import { symbolSegment, type Series } from '../lib/layout';
-import type { ResolvedProtocol } from '../lib/protocols';
-import type { ObjectRef } from '../lib/store';
+import { symbolSegment, type Series } from '../lib/platform/layout';
+import type { ResolvedProtocol } from '../lib/training/protocols';
+import type { ObjectRef } from '../lib/platform/store';
 import { taskQueues } from '../temporal.config';
 import { retryPolicy } from './retry';
 

@@ -1,5 +1,5 @@
 /** runs/{runId}/oos.parquet: every out-of-sample prediction of every model, sorted by model and ts. */
-import { sqlString, withDuck } from '../duckdb';
+import { sqlString, withDuck } from '../platform/duckdb';
 
 export interface OosRow {
   ts: number;

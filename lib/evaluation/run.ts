@@ -7,11 +7,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { queryRows, sqlString, withDuck } from '../duckdb';
-import { layout } from '../layout';
+import { queryRows, sqlString, withDuck } from '../platform/duckdb';
+import { layout } from '../platform/layout';
 import { checkParity, scoreModel } from '../scoring';
 import { readCard, writeParity } from '../scoring/cards';
-import type { ArtifactStore } from '../store';
+import type { ArtifactStore } from '../platform/store';
 import { commonRows, computeMetrics, type ModelPredictions } from './compute';
 import { barMs, EvaluationInputError, horizonBars, isBaselineKind } from './horizon';
 import { writeOosParquet, type OosRow } from './oos';

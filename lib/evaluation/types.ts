@@ -1,7 +1,7 @@
 /** The evaluate activity's input and output, and the shape of runs/{runId}/metrics.json. */
-import type { Series } from '../layout';
+import type { Series } from '../platform/layout';
 import type { ForecastMetrics, DieboldMariano, RegimeThresholds } from '../metrics';
-import type { ObjectRef } from '../store';
+import type { ObjectRef } from '../platform/store';
 import type { EnsembleMethod, EnsembleSpec } from './ensemble';
 
 export interface TestWindow {

@@ -17,8 +17,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { queryRows, sqlString, withDuck, type Duck } from '../duckdb';
-import { symbolSegment, type Series } from '../layout';
+import { queryRows, sqlString, withDuck, type Duck } from '../platform/duckdb';
+import { symbolSegment, type Series } from '../platform/layout';
 import { definitionsText, LM_WINDOW, MAX_LOOKBACK, OUTPUT_DEFINITIONS, TARGET_HORIZON } from './definitions';
 import { featuresQuery } from './sql';
 

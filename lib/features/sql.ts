@@ -11,7 +11,7 @@
  * are the same bits.
  */
 import { BENCHMARK_SYMBOL, DEFINITIONS, OUTPUT_DEFINITIONS, STAGES, type Definition } from './definitions';
-import { sqlString } from '../duckdb';
+import { sqlString } from '../platform/duckdb';
 
 const N_WINDOWS = [6, 9, 12, 14, 20, 24, 26, 168, 720];
 const HOUR_MS = 3_600_000;

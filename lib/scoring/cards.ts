@@ -6,8 +6,8 @@
  * accepts the card when the stored one carries parity.sourceCardSha256 equal to the reference's
  * sha256: it is the trainer's card plus our parity, nothing else. Anything else is corruption.
  */
-import { parseCard, type ModelCard, type ParityResult } from '../modelCard';
-import { IntegrityError, sha256Of, type ArtifactStore, type ObjectRef } from '../store';
+import { parseCard, type ModelCard, type ParityResult } from './modelCard';
+import { IntegrityError, sha256Of, type ArtifactStore, type ObjectRef } from '../platform/store';
 
 export interface LoadedCard {
   card: ModelCard;

@@ -2,7 +2,7 @@
  * Scores a model artifact on a window of a feature set: builds the input tensor per card.input,
  * runs onnxruntime-node in batches and returns {ts, vol, sigma?} for the scorable rows.
  */
-import type { ModelCard } from '../modelCard';
+import type { ModelCard } from './modelCard';
 import { buildInputs, type TsWindow } from './inputs';
 import type { Scored } from './parity';
 import { ort, sessionFor } from './session';

@@ -4,8 +4,8 @@
  * file order, oldest first). A row is scorable iff every value it needs is present: non-null and
  * finite (NaN/±Inf count as missing, as pandas' isna and a float32 cast would make them useless).
  */
-import { queryRows, sqlString, withDuck, type Duck } from '../duckdb';
-import type { CardInput } from '../modelCard';
+import { queryRows, sqlString, withDuck, type Duck } from '../platform/duckdb';
+import type { CardInput } from './modelCard';
 
 export interface TsWindow {
   /** startTs <= ts < endTs, ms (bar open time, UTC). */

@@ -4,7 +4,7 @@
  * error (vol, and sigma where both have it) is ≤ PARITY_TOLERANCE. A model that fails is flagged and
  * can never be promoted.
  */
-import type { ModelCard, ParityResult } from '../modelCard';
+import type { ModelCard, ParityResult } from './modelCard';
 import type { TsWindow } from './inputs';
 import { onnxRuntimeVersion } from './session';
 

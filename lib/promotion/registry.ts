@@ -2,8 +2,8 @@
  * The model registry in MinIO: one champion per series and target (champion.json) and an
  * append-only history (history/{time}.json) that rollback walks back through.
  */
-import { layout, type Series } from './layout';
-import type { ArtifactStore, ObjectRef } from './store';
+import { layout, type Series } from '../platform/layout';
+import type { ArtifactStore, ObjectRef } from '../platform/store';
 
 export interface ChampionRecord {
   modelId: string;

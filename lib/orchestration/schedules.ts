@@ -4,8 +4,8 @@
  */
 import { ScheduleNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
-import type { VolcastConfig } from './config';
-import { resolveProtocol } from './protocols';
+import type { VolcastConfig } from '../platform/config';
+import { resolveProtocol } from '../training/protocols';
 
 export type ScheduleName = 'score' | 'train';
 

@@ -5,8 +5,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { queryRows, sqlString, type Duck } from './duckdb';
-import { repoRoot } from './paths';
+import { queryRows, sqlString, type Duck } from '../platform/duckdb';
+import { repoRoot } from '../platform/paths';
 
 export const sharedData = join(repoRoot, '..', 'shared', 'data');
 

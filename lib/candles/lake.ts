@@ -10,10 +10,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monthBounds, monthOf, timeframeMs, type Candle, type RejectReason, type ValidatedBatch } from './candles';
-import { queryRows, sqlString, withDuck, type Duck } from './duckdb';
-import { layout, type Series } from './layout';
-import { sha256Of, type ArtifactStore, type ObjectRef } from './store';
+import { monthBounds, monthOf, timeframeMs, type Candle, type RejectReason, type ValidatedBatch } from './candle';
+import { queryRows, sqlString, withDuck, type Duck } from '../platform/duckdb';
+import { layout, type Series } from '../platform/layout';
+import { sha256Of, type ArtifactStore, type ObjectRef } from '../platform/store';
 
 export interface PartitionRef {
   key: string;

@@ -9,7 +9,7 @@
  * champion (recorded as such), so scoring has an honest model from the first run; any model must
  * then beat it through the full gates.
  */
-import { isBaselineKind as isBaseline } from './evaluation/horizon';
+import { isBaselineKind as isBaseline } from '../evaluation/horizon';
 
 export interface Contender {
   name: string;

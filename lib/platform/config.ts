@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { volcastConfig } from '../temporal.config';
+import { volcastConfig } from '../../temporal.config';
 import { configSchema, type VolcastConfig } from './configSchema';
 import { repoRoot } from './paths';
 

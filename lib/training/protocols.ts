@@ -2,9 +2,9 @@
  * Evaluation protocols from config, resolved into the plain object a train workflow receives
  * (workflow code cannot read config): targets, history span, walk-forward spec, model specs, seed.
  */
-import { neuralModelKinds } from '../activities/catalog';
-import type { VolcastConfig } from './config';
-import type { EnsembleSpec } from './evaluation/ensemble';
+import { neuralModelKinds } from '../../activities/catalog';
+import type { VolcastConfig } from '../platform/config';
+import type { EnsembleSpec } from '../evaluation/ensemble';
 import type { WalkForwardSpec } from './walkForward';
 
 export interface ModelSpec {

@@ -1,6 +1,6 @@
 /**
  * DuckDB for every stage that reads or writes Parquet: an in-process database per job. httpfs is not
- * available, so objects are fetched from MinIO to local files (lib/store.ts) and queried there.
+ * available, so objects are fetched from MinIO to local files (lib/platform/store.ts) and queried there.
  */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 

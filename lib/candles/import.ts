@@ -10,10 +10,10 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { unzipSync } from 'fflate';
-import { validateCandles, type RawCandle } from './candles';
-import { mergeIntoLake, type MergeResult } from './candleLake';
-import type { Series } from './layout';
-import type { ArtifactStore } from './store';
+import { validateCandles, type RawCandle } from './candle';
+import { mergeIntoLake, type MergeResult } from './lake';
+import type { Series } from '../platform/layout';
+import type { ArtifactStore } from '../platform/store';
 
 export type CandleFileFormat = 'binance-archive' | 'normalized-csv';
 

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 
-export { timeframeMs } from './candles';
+export { timeframeMs } from '../candles/candle';
 
 export interface WalkForwardSpec {
   firstTrainBars: number;
@@ -98,7 +98,7 @@ export function modelIdFor(input: {
   target: string;
   train: Window;
   seed: number;
-  /** lib/trainerVersion.ts: the model code that fits it. */
+  /** lib/training/trainerVersion.ts: the model code that fits it. */
   trainerVersion: string;
 }): string {
   const canonical = JSON.stringify(input, (_k, v: unknown) =>

@@ -6,7 +6,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApplicationFailure } from '@temporalio/common';
 import * as ccxt from 'ccxt';
-import type { VolcastConfig } from './config';
+import type { VolcastConfig } from '../platform/config';
 
 export type Exchange = ccxt.Exchange;
 

@@ -7,9 +7,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { queryRows, sqlString, withDuck } from './duckdb';
-import { layout, symbolSegment, type Series } from './layout';
-import type { ArtifactStore, ObjectRef } from './store';
+import { queryRows, sqlString, withDuck } from '../platform/duckdb';
+import { layout, symbolSegment, type Series } from '../platform/layout';
+import type { ArtifactStore, ObjectRef } from '../platform/store';
 
 export interface PredictionRecord {
   exchange: string;

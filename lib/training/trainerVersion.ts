@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './paths';
+import { repoRoot } from '../platform/paths';
 
 let cached: string | null = null;
 
