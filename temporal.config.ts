@@ -75,14 +75,6 @@ export const volcastConfig = {
   },
   // A forecast from data older than this fails clearly instead of pretending to be current.
   scoring: { maxDataAgeMinutes: 120 },
-  // The default walk-forward (volcast train without --protocol). Embargo: at least the target horizon.
-  walkForward: {
-    firstTrainBars: 24 * 365,
-    testBars: 240,
-    stepBars: 240,
-    window: 'expanding',
-    embargoBars: 0,
-  },
   // Every model the protocols may use: kind and hyper-parameters (the trainer fills in its defaults).
   models: {
     persistence: { kind: 'persistence', params: {} },

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { BuildFeaturesInput, BuildFeaturesResult, FeatureSetManifest } from './catalog';
+import type { BuildFeaturesInput, BuildFeaturesResult, FeatureSetManifest } from '../contracts/activities';
 import { buildFeatureFiles, definitionsSha, FeatureInputError, seriesKey, type PreviousFeatures, type SeriesInput } from '../lib/features/build';
 import { layout, LayoutError, type Series } from '../lib/platform/layout';
 import type { ArtifactStore } from '../lib/platform/store';
@@ -81,6 +81,7 @@ export function featureActivities(store: ArtifactStore) {
           columns: built.columns,
           watermark: built.watermark,
           series: outputs.map(({ series, ref: r, rows, watermark }) => ({ series, ref: r, rows, watermark })),
+          definitionsSha: manifest.definitionsSha,
           mode: built.mode.kind,
           recomputedRows: built.mode.kind === 'incremental' ? built.mode.recomputed : built.rows,
         };

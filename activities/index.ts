@@ -1,6 +1,9 @@
 /** All TypeScript activities, built over the shared services a worker creates once. */
 import { loadConfig, type VolcastConfig } from '../lib/platform/config';
 import type { ArtifactStore } from '../lib/platform/store';
+import type { TsActivities } from '../contracts/activities';
+
+export type { TsActivities };
 import { evaluateActivities } from './evaluate';
 import { ingestActivities } from './ingest';
 import { featureActivities } from './features';
@@ -8,7 +11,7 @@ import { probeActivities } from './probe';
 import { scoreActivities } from './score';
 import { trainingActivities } from './training';
 
-export function createActivities(store: ArtifactStore, cfg: VolcastConfig = loadConfig()) {
+export function createActivities(store: ArtifactStore, cfg: VolcastConfig = loadConfig()): TsActivities {
   return {
     ...probeActivities(store),
     ...evaluateActivities(store),
@@ -19,4 +22,3 @@ export function createActivities(store: ArtifactStore, cfg: VolcastConfig = load
   };
 }
 
-export type TsActivities = ReturnType<typeof createActivities>;

@@ -8,59 +8,16 @@
  */
 import { Context } from '@temporalio/activity';
 import type { RejectReason } from '../lib/candles/candle';
-import { timeframeMs, validateCandles, type RawCandle } from '../lib/candles/candle';
+import { barMsOf } from '../contracts/domain';
+import { validateCandles, type RawCandle } from '../lib/candles/candle';
 import { mergeIntoLake, readManifest, type Gap } from '../lib/candles/lake';
 import type { VolcastConfig } from '../lib/platform/config';
 import { exchangeSettings, fetchOHLCVPage, getExchange, outOfOrderTimes, toActivityError, unknownSymbol } from '../lib/candles/exchange';
 import type { Series } from '../lib/platform/layout';
-import type { ArtifactStore, ObjectRef } from '../lib/platform/store';
+import type { ArtifactStore } from '../lib/platform/store';
+import type { IngestInput, IngestResult } from '../contracts/activities';
 
-export interface IngestInput {
-  /** ccxt exchange id; default the first configured exchange. */
-  exchange?: string;
-  symbol: string; // BTC/USDT
-  timeframe: string;
-  /** First open time wanted (ms). Default: right after the stored coverage, else the exchange's first candle. */
-  since?: number;
-  /** End of the window, exclusive (open time, ms). Default: now. */
-  until?: number;
-  /** The clock (ms): candles with ts + 1 bar > now are still open and skipped. Default: the exchange's time. */
-  now?: number;
-  /** Re-fetch ranges the manifest says are covered (default: skip them). */
-  refetch?: boolean;
-  /** Candles per request (default config ingest.pageLimit). */
-  pageLimit?: number;
-  /** Merge into the lake every this many fetched candles (default 10 pages). */
-  flushRows?: number;
-}
-
-export interface IngestResult {
-  exchange: string;
-  symbol: string;
-  timeframe: string;
-  /** Open-time window fetched, [from, to); null when nothing was left to fetch. */
-  window: { from: number; to: number } | null;
-  pages: number;
-  fetchedRows: number;
-  /** Rows in the series after this ingest. */
-  storedRows: number;
-  skippedOpen: number;
-  rejected: Partial<Record<RejectReason, number>>;
-  rejectedRows: { ts: number | null; reason: RejectReason; raw: string }[];
-  duplicates: number[];
-  outOfOrder: number[];
-  /** Gaps of the series inside the fetched window. */
-  gaps: Gap[];
-  /** Gaps in the whole series (manifest). */
-  gapsTotal: number;
-  /** The effective end of the window (exclusive): min(until, start of the candle open at now). */
-  end: number;
-  watermark: number | null;
-  objectsWritten: number;
-  partitionsWritten: string[];
-  manifest: ObjectRef | null;
-  attempt: number;
-}
+export type { IngestInput, IngestResult };
 
 const MAX_REPORTED_ROWS = 50;
 
@@ -71,7 +28,7 @@ export function ingestActivities(store: ArtifactStore, cfg: VolcastConfig) {
       const settings = exchangeSettings(cfg, input.exchange);
       const ex = getExchange(settings);
       const series: Series = { exchange: settings.id, symbol: input.symbol, timeframe: input.timeframe };
-      const barMs = timeframeMs(input.timeframe);
+      const barMs = barMsOf(input.timeframe);
       const limit = Math.min(input.pageLimit ?? cfg.ingest.pageLimit, 1000);
       const flushRows = input.flushRows ?? limit * 10;
       const errCtx = { symbol: input.symbol, exchange: settings.id, ex };

@@ -1,6 +1,6 @@
 /** The platform probe: a TypeScript activity that writes an object and returns its reference. */
 import { Context } from '@temporalio/activity';
-import type { WriteProbeInput, WriteProbeResult } from './catalog';
+import type { WriteProbeInput, WriteProbeResult } from '../contracts/activities';
 import { layout } from '../lib/platform/layout';
 import type { ArtifactStore } from '../lib/platform/store';
 import { holdWithHeartbeat } from './heartbeat';

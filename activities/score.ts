@@ -4,7 +4,7 @@
  * Permanent failures say what is wrong: no champion, stale data, features built by other
  * definitions than the champion's, an unscorable newest bar.
  */
-import { ApplicationFailure } from '@temporalio/common';
+import { FeatureMismatchError, ModelInputError, NoChampionError, StaleDataError } from '../lib/platform/errors';
 import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import { combineVol } from '../lib/evaluation/ensemble';
 import type { EnsembleCard } from '../lib/evaluation/types';
@@ -15,30 +15,10 @@ import { readCard } from '../lib/scoring/cards';
 import { scoreModel } from '../lib/scoring';
 import type { Series } from '../lib/platform/layout';
 import type { ArtifactStore, ObjectRef } from '../lib/platform/store';
-import { timeframeMs } from '../lib/training/walkForward';
+import type { ScoreLatestInput, ScoreLatestResult } from '../contracts/activities';
 
-export interface ScoreLatestInput {
-  series: Series;
-  target: string;
-  featuresRef: ObjectRef;
-  featureSetId: string;
-  featureDefinitionsSha: string;
-  /** The clock (ms) the forecast is made at: the workflow's, or the replay's in the demo. */
-  asOf: number;
-  maxDataAgeMinutes: number;
-}
-
-export interface ScoreLatestResult {
-  record: PredictionRecord;
-  predictionsRef: ObjectRef;
-  written: boolean;
-}
-
-const REGIMES = ['low', 'medium', 'high'] as const;
-
-function fail(message: string, type: string): never {
-  throw ApplicationFailure.nonRetryable(message, type);
-}
+export type { ScoreLatestInput, ScoreLatestResult };
+import { barMsOf, REGIME_CLASSES } from '../contracts/domain';
 
 export function scoreActivities(store: ArtifactStore) {
   return {
@@ -46,28 +26,25 @@ export function scoreActivities(store: ArtifactStore) {
       const { series, target } = input;
       const name = `${series.exchange} ${series.symbol} ${series.timeframe} ${target}`;
       const champion = await readChampion(store, series, target);
-      if (!champion) fail(`no champion for ${name}: run a training first (volcast train, or the daily schedule)`, 'NoChampionError');
+      if (!champion) throw new NoChampionError(`no champion for ${name}: run a training first (volcast train, or the daily schedule)`);
       if (champion.featureDefinitionsSha && champion.featureDefinitionsSha !== input.featureDefinitionsSha) {
-        fail(`the champion ${champion.modelId} of ${name} was trained on other feature definitions (${champion.featureDefinitionsSha.slice(0, 12)}, now ${input.featureDefinitionsSha.slice(0, 12)}): retrain before scoring`, 'FeatureMismatchError');
+        throw new FeatureMismatchError(`the champion ${champion.modelId} of ${name} was trained on other feature definitions (${champion.featureDefinitionsSha.slice(0, 12)}, now ${input.featureDefinitionsSha.slice(0, 12)}): retrain before scoring`);
       }
       const featuresPath = await store.getFile(input.featuresRef);
       const [newest] = await withDuck((db) => queryRows<{ ts: bigint | null }>(db, `SELECT max(ts) AS ts FROM read_parquet(${sqlString(featuresPath)})`));
-      if (newest?.ts == null) fail(`no feature rows for ${name}`, 'StaleDataError');
+      if (newest?.ts == null) throw new StaleDataError(`no feature rows for ${name}`);
       const barTs = Number(newest.ts);
-      const closedAt = barTs + timeframeMs(series.timeframe);
+      const closedAt = barTs + barMsOf(series.timeframe);
       const ageMin = (input.asOf - closedAt) / 60_000;
       if (ageMin > input.maxDataAgeMinutes) {
-        fail(
-          `data for ${name} is stale: the newest closed bar ${new Date(barTs).toISOString()} closed ${ageMin.toFixed(0)} minutes before ${new Date(input.asOf).toISOString()} (limit ${input.maxDataAgeMinutes}); check ingest`,
-          'StaleDataError',
-        );
+        throw new StaleDataError(`data for ${name} is stale: the newest closed bar ${new Date(barTs).toISOString()} closed ${ageMin.toFixed(0)} minutes before ${new Date(input.asOf).toISOString()} (limit ${input.maxDataAgeMinutes}); check ingest`);
       }
       const window = { startTs: barTs, endTs: barTs + 1 };
       const scoreOne = async (modelRef: ObjectRef, cardRef: ObjectRef, what: string) => {
         const { card } = await readCard(store, cardRef);
         const scored = await scoreModel({ modelPath: await store.getFile(modelRef), modelSha256: modelRef.sha256, card, featuresPath, window });
         const i = scored.ts.indexOf(barTs);
-        if (i < 0) fail(`the newest bar ${new Date(barTs).toISOString()} of ${name} is not scorable: an input of ${what} is missing`, 'ValidationError');
+        if (i < 0) throw new ModelInputError(`the newest bar ${new Date(barTs).toISOString()} of ${name} is not scorable: an input of ${what} is missing`);
         return { vol: scored.vol[i]!, sigma: scored.sigma?.[i] ?? null };
       };
       let value: number;
@@ -94,7 +71,7 @@ export function scoreActivities(store: ArtifactStore) {
         upper80: u80,
         lower95: l95,
         upper95: u95,
-        regime: champion.regimeThresholds ? REGIMES[regimeOf(value, champion.regimeThresholds)] : null,
+        regime: champion.regimeThresholds ? REGIME_CLASSES[regimeOf(value, champion.regimeThresholds)] : null,
         modelId: champion.modelId,
         modelName: champion.name,
         featureSetId: input.featureSetId,

@@ -2,87 +2,39 @@
  * The train workflow's own CPU activities: plan the walk-forward (folds, modelIds, fit inputs),
  * look up the champion, and decide promotion. Every decision is written with its reasons.
  */
-import { ApplicationFailure } from '@temporalio/common';
-import type { FitInput } from './catalog';
+import type { FitInput } from '../contracts/activities';
+import { TrainingInputError } from '../lib/platform/errors';
 import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import type { EvaluateResult } from '../lib/evaluation';
-import { definitionsSha } from '../lib/features/build';
 import { FEATURE_COLUMNS } from '../lib/features/definitions';
 import { fitRegimeThresholds } from '../lib/features/regime';
 import { readManifest } from '../lib/candles/lake';
 import { layout, type Series } from '../lib/platform/layout';
 import { decidePromotion, type Decision } from '../lib/promotion/gates';
-import { fitActivityFor, type ResolvedProtocol } from '../lib/training/protocols';
+import type { ResolvedProtocol } from '../lib/training/protocols';
 import { readChampion, setChampion, type ChampionRecord } from '../lib/promotion/registry';
 import { trainerVersion } from '../lib/training/trainerVersion';
 import type { ArtifactStore, ObjectRef } from '../lib/platform/store';
-import { modelIdFor, planFolds, planTrailingFolds, TARGET_HORIZON_BARS, timeframeMs, type Fold } from '../lib/training/walkForward';
+import { barMsOf, fitActivityFor, horizonBarsOf, isTargetName } from '../contracts/domain';
+import { modelIdFor, planFolds, planTrailingFolds, type Fold } from '../lib/training/walkForward';
 import type { VolcastConfig } from '../lib/platform/config';
+import type { PlanTrainingInput, PlannedFit, TrainingPlan, PromoteInput, PromoteResult } from '../contracts/types';
+export type { PlanTrainingInput, PlannedFit, TrainingPlan, PromoteInput, PromoteResult };
 
 /** Raw levels and bookkeeping columns: not model inputs (non-stationary or identifiers). */
 const NOT_INPUTS = new Set(['prev_close', 'prev_ts']);
 /** A column missing on more than this share of the planned rows is left out of the model inputs. */
 const MAX_NULL_SHARE = 0.01;
 
-export interface PlanTrainingInput {
-  runId: string;
-  series: Series;
-  target: string;
-  featuresRef: ObjectRef;
-  featureSetId: string;
-  protocol: ResolvedProtocol;
-}
-
-export interface PlannedFit {
-  name: string;
-  kind: string;
-  fold: number;
-  activity: 'fitModel' | 'fitNeuralModel';
-  input: FitInput;
-}
-
-export interface TrainingPlan {
-  runId: string;
-  folds: Fold[];
-  fits: PlannedFit[];
-  featureColumns: string[];
-  droppedColumns: string[];
-  regimeThresholds: { q1: number; q2: number };
-  span: { firstTs: number; lastTs: number };
-  planRef: ObjectRef;
-}
-
-export interface PromoteInput {
-  runId: string;
-  series: Series;
-  target: string;
-  decidedAt: string;
-  featureSetId: string;
-  featureDefinitionsSha: string | null;
-  evaluation: Pick<EvaluateResult, 'leaderboard' | 'bestBaseline' | 'parity'>;
-  /** The model of the latest fold per spec name: the one that would serve. */
-  latest: Record<string, { modelId: string; modelRef: ObjectRef; cardRef: ObjectRef; kind: string }>;
-  champion: ChampionRecord | null;
-  regimeThresholds: { q1: number; q2: number } | null;
-  /** Fits that failed (excluded from the run), recorded with the decision. */
-  failures: { name: string; fold: number; error: string }[];
-}
-
-export interface PromoteResult {
-  decision: Decision;
-  decisionRef: ObjectRef;
-  championWritten: boolean;
-}
-
-function permanent(message: string, type = 'ValidationError'): never {
-  throw ApplicationFailure.nonRetryable(message, type);
+function permanent(message: string): never {
+  throw new TrainingInputError(message);
 }
 
 export function trainingActivities(store: ArtifactStore, cfg: VolcastConfig) {
   return {
     async planTraining(input: PlanTrainingInput): Promise<TrainingPlan> {
       const file = await store.getFile(input.featuresRef);
-      const barMs = timeframeMs(input.series.timeframe);
+      const barMs = barMsOf(input.series.timeframe);
       return withDuck(async (db) => {
         const src = `read_parquet(${sqlString(file)})`;
         const [span] = await queryRows<{ first: bigint | null; last: bigint | null }>(db, `SELECT min(ts) AS first, max(ts) AS last FROM ${src}`);
@@ -91,7 +43,8 @@ export function trainingActivities(store: ArtifactStore, cfg: VolcastConfig) {
         const lb = input.protocol.lookbackBars;
         // The lookback counts back from the last bar whose target is known (protocol (a): the last
         // 180 days are 170 of training and the 10 test days that end there).
-        const h = TARGET_HORIZON_BARS[input.target] ?? permanent(`unknown target ${input.target}`);
+        if (!isTargetName(input.target)) permanent(`unknown target ${input.target}`);
+        const h = horizonBarsOf(input.target);
         const lastKnownEnd = lastTs - (h - 1) * barMs;
         const firstTs = lb ? Math.max(Number(span.first), lastKnownEnd - lb * barMs) : Number(span.first);
         const wf = input.protocol.walkForward;
@@ -153,10 +106,6 @@ export function trainingActivities(store: ArtifactStore, cfg: VolcastConfig) {
       });
     },
 
-    async featureDefinitionsSha(): Promise<string> {
-      return definitionsSha();
-    },
-
     async getChampion(input: { series: Series; target: string }): Promise<ChampionRecord | null> {
       return readChampion(store, input.series, input.target);
     },
@@ -187,7 +136,7 @@ export function trainingActivities(store: ArtifactStore, cfg: VolcastConfig) {
         contenders,
         champion: champ ? { modelId: champ.modelId, name: champ.name, loss: champRow ? champRow.qlike : null } : null,
         unresolvedDataFlags: input.unresolvedDataFlags,
-        gates: { minImprovement: cfg.promotion.minImprovement, dmPValue: cfg.promotion.dmPValue },
+        gates: { minImprovement: input.gates.minImprovement, dmPValue: input.gates.dmPValue },
         bestBaseline: input.evaluation.bestBaseline?.model ?? null,
       });
       let championWritten = false;
@@ -228,7 +177,7 @@ export function trainingActivities(store: ArtifactStore, cfg: VolcastConfig) {
         decision,
         failures: input.failures,
         unresolvedDataFlags: input.unresolvedDataFlags,
-        gates: cfg.promotion,
+        gates: input.gates,
       });
       return { decision, decisionRef, championWritten };
     },

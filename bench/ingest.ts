@@ -23,6 +23,7 @@ import { sharedCandlesDir, startReplayExchange } from '../infra/replayExchange';
 import { startWorker, stopWorker } from '../workers/local';
 import type { BackfillInput, BackfillProgress } from '../workflows/backfill';
 import { benchEnv } from './stack';
+import { backfill } from '../workflows';
 
 benchEnv(Number(process.env.VOLCAST_BENCH_PORT_BASE ?? 24000), join('.state', 'bench'));
 
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
     };
     log(`\n== backfill: ${symbols.length} symbols, ${totalSource} source rows, concurrency ${input.concurrency}, ${input.monthsPerActivity} months per activity, replay clock ${new Date(replay.now()).toISOString()}`);
     let t0 = Date.now();
-    const first = (await client.workflow.execute('backfill', { taskQueue: cfg.taskQueues.cpu, workflowId: `bench-backfill-${Date.now()}`, args: [input] })) as BackfillProgress;
+    const first = (await client.workflow.execute(backfill, { taskQueue: cfg.taskQueues.cpu, workflowId: `bench-backfill-${Date.now()}`, args: [input] }));
     const secs1 = (Date.now() - t0) / 1000;
     let stored = 0;
     let rejectedTotal = 0;
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
 
     const before = await store.list('candles/binance/');
     t0 = Date.now();
-    const second = (await client.workflow.execute('backfill', { taskQueue: cfg.taskQueues.cpu, workflowId: `bench-backfill2-${Date.now()}`, args: [{ ...input, refetch: true }] })) as BackfillProgress;
+    const second = (await client.workflow.execute(backfill, { taskQueue: cfg.taskQueues.cpu, workflowId: `bench-backfill2-${Date.now()}`, args: [{ ...input, refetch: true }] }));
     const secs2 = (Date.now() - t0) / 1000;
     const written = second.symbols.reduce((s, p) => s + p.objectsWritten, 0);
     const fetched2 = second.symbols.reduce((s, p) => s + p.fetchedRows, 0);

@@ -18,7 +18,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { layout, type Series } from '../lib/platform/layout';
-import { resolveProtocol } from '../lib/training/protocols';
 import { readCard } from '../lib/scoring/cards';
 import { buildInputs, scoreModel, sessionFor } from '../lib/scoring';
 import { ort } from '../lib/scoring/session';
@@ -27,6 +26,8 @@ import type { ObjectRef } from '../lib/platform/store';
 import { formatForecasts, runTrain } from '../cli/pipeline';
 import type { ScoreInput, ScoreResult } from '../workflows';
 import { backfill, DAY, pad, parseArgs, startBenchStack, stats, type BenchStack, type Stats } from './stack';
+import { score } from '../workflows';
+import { scoreInput, trainInput } from '../lib/orchestration/inputs';
 
 const args = parseArgs(process.argv.slice(2));
 const RUNS = Number(args.runs ?? 30);
@@ -77,15 +78,7 @@ interface ScoreLatency {
  */
 async function scoreLatencies(stack: BenchStack, runs: number): Promise<[ScoreLatency, ScoreLatency]> {
   const { cfg, client, replay } = stack;
-  const input = (ingest: boolean): ScoreInput => ({
-    exchange: cfg.exchanges[0]!.id,
-    symbols: SYMBOLS,
-    timeframe: cfg.timeframes[0]!,
-    targets: cfg.targets,
-    maxDataAgeMinutes: cfg.scoring.maxDataAgeMinutes,
-    now: replay.now() + 5 * 60_000,
-    ingest,
-  });
+  const input = (ingest: boolean): ScoreInput => scoreInput(cfg, { symbols: SYMBOLS, now: replay.now() + 5 * 60_000, ingest });
   const times: Record<'true' | 'false', number[]> = { true: [], false: [] };
   const ids: Record<'true' | 'false', string[]> = { true: [], false: [] };
   const last: Record<'true' | 'false', ScoreResult | null> = { true: null, false: null };
@@ -94,7 +87,7 @@ async function scoreLatencies(stack: BenchStack, runs: number): Promise<[ScoreLa
       const k = String(ingest) as 'true' | 'false';
       const workflowId = `bench-score-${ingest ? 'ingest' : 'noingest'}-${Date.now()}-${i}`;
       const t0 = performance.now();
-      last[k] = (await client.workflow.execute('score', { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input(ingest)] })) as ScoreResult;
+      last[k] = (await client.workflow.execute(score, { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input(ingest)] }));
       const ms = performance.now() - t0;
       if (i >= 0) {
         times[k].push(ms);
@@ -219,9 +212,8 @@ async function main(): Promise<void> {
     await backfill(stack, SYMBOLS, now - DAYS * DAY);
 
     console.log('\n== train, protocol scheduled (creates the champions; a re-run reuses the fits)');
-    const protocol = resolveProtocol(cfg, 'scheduled');
     const tTrain = Date.now();
-    const trained = await runTrain(client, cfg, { exchange: cfg.exchanges[0]!.id, symbols: SYMBOLS, timeframe: cfg.timeframes[0]!, protocol, now }, `bench-score-train-${Date.now()}`);
+    const trained = await runTrain(client, cfg, trainInput(cfg, { symbols: SYMBOLS, now }), `bench-score-train-${Date.now()}`);
     const trainSecs = (Date.now() - tTrain) / 1000;
 
     console.log(`\n== score workflow latency, ${RUNS} runs each with and without ingest, alternating (+1 warm-up each)`);

@@ -16,6 +16,8 @@ import { down, up } from '../infra/devStack';
 import { startReplayExchange, type ReplayExchange } from '../infra/replayExchange';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
 import type { BackfillInput, BackfillProgress } from '../workflows/backfill';
+import { backfill as backfillWorkflow } from '../workflows';
+import { backfillInput, withExchangeUrl } from '../lib/orchestration/inputs';
 
 export const DAY = 86_400_000;
 
@@ -60,7 +62,7 @@ export async function startBenchStack(opts: { portBase: number; state: string; s
     if (cfg) await down(cfg, { log: () => {} });
   };
   try {
-    cfg = await up({ ...cfgIn, exchanges: [{ id: cfgIn.exchanges[0]!.id, urlOverride: replay.url }, ...cfgIn.exchanges.slice(1)] }, { log: () => {} });
+    cfg = await up(withExchangeUrl(cfgIn, replay.url), { log: () => {} });
     log(`stack: Temporal ${cfg.temporal.address}, MinIO :${cfg.minio.port}, state ${cfg.stateDir}; replay exchange ${replay.url} (clock ${new Date(replay.now()).toISOString()})`);
     const env = { VOLCAST_EXCHANGE_URL: replay.url };
     workers.push(await startWorker(cfg, 'cpu', { env }));
@@ -76,17 +78,9 @@ export async function startBenchStack(opts: { portBase: number; state: string; s
 /** Backfill `symbols` from `from` (ms) up to the replay clock; prints a line per symbol. */
 export async function backfill(stack: BenchStack, symbols: string[], from: number): Promise<number> {
   const { cfg, client, replay } = stack;
-  const input: BackfillInput = {
-    symbols,
-    timeframe: cfg.timeframes[0]!,
-    from,
-    now: replay.now(),
-    exchange: cfg.exchanges[0]!.id,
-    concurrency: cfg.ingest.concurrency,
-    monthsPerActivity: cfg.ingest.monthsPerActivity,
-  };
+  const input = backfillInput(cfg, { symbols, from, now: replay.now() });
   const t0 = Date.now();
-  const progress = (await client.workflow.execute('backfill', { taskQueue: cfg.taskQueues.cpu, workflowId: `bench-backfill-${Date.now()}`, args: [input] })) as BackfillProgress;
+  const progress = (await client.workflow.execute(backfillWorkflow, { taskQueue: cfg.taskQueues.cpu, workflowId: `bench-backfill-${Date.now()}`, args: [input] }));
   const secs = (Date.now() - t0) / 1000;
   for (const s of progress.symbols) console.log(`  backfill ${s.symbol} from ${new Date(from).toISOString().slice(0, 10)}: ${s.status}, ${s.fetchedRows} candles fetched, ${s.storedRows} stored`);
   console.log(`  backfill took ${secs.toFixed(1)} s`);

@@ -18,10 +18,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { layout } from '../lib/platform/layout';
 import { repoRoot, venvPython } from '../lib/platform/paths';
-import { resolveProtocol } from '../lib/training/protocols';
 import { formatLeaderboard } from '../cli/pipeline';
 import type { TrainResult } from '../workflows';
 import { backfill, DAY, pad, parseArgs, startBenchStack } from './stack';
+import { train } from '../workflows';
+import { trainInput } from '../lib/orchestration/inputs';
 
 const args = parseArgs(process.argv.slice(2));
 const PROTOCOL = String(args.protocol ?? 'b');
@@ -51,7 +52,8 @@ async function main(): Promise<void> {
     console.log(`\n== backfill ${SYMBOLS.join(', ')} from ${new Date(from).toISOString().slice(0, 10)}`);
     await backfill(stack, SYMBOLS, from);
 
-    const resolved = resolveProtocol(cfg, PROTOCOL, { models: MODELS });
+    const base = trainInput(cfg, { protocol: PROTOCOL, models: MODELS, symbols: SYMBOLS, now, ingest: args.ingest !== false, promote: args.promote !== false });
+    const resolved = base.protocol;
     // --folds N: only the protocol's last N folds (trailing, same window sizes): a timing sample
     // for models too slow to fit on every fold; not the protocol's evaluation.
     const protocol = args.folds !== undefined ? { ...resolved, description: `${resolved.description} (last ${Number(args.folds)} folds only)`, walkForward: { ...resolved.walkForward, folds: Number(args.folds) } } : resolved;
@@ -61,11 +63,11 @@ async function main(): Promise<void> {
     console.log(`\n== train, protocol ${protocol.name}: ${protocol.models.map((m) => m.name).join(', ')}; ${before.size} models already stored`);
     const tTrain = Date.now();
     const workflowId = `bench-train-${protocol.name}-${Date.now()}`;
-    trained = (await client.workflow.execute('train', {
+    trained = (await client.workflow.execute(train, {
       taskQueue: cfg.taskQueues.cpu,
       workflowId,
-      args: [{ exchange: cfg.exchanges[0]!.id, symbols: SYMBOLS, timeframe: cfg.timeframes[0]!, protocol, now, ingest: args.ingest !== false, promote: args.promote !== false }],
-    })) as TrainResult;
+      args: [{ ...base, protocol }],
+    }));
     const wallSeconds = (Date.now() - tTrain) / 1000;
 
     const perSeries: { symbol: string; target: string; folds: number; reusedFits: number; models: ModelTiming[]; leaderboard: unknown; decision: unknown; failures: unknown }[] = [];

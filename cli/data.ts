@@ -8,7 +8,9 @@ import type { Series } from '../lib/platform/layout';
 import { ArtifactStore } from '../lib/platform/store';
 import { connectClient, webUiUrl } from '../lib/platform/temporal';
 import { startReplayExchange } from '../infra/replayExchange';
-import type { BackfillInput, BackfillProgress } from '../workflows/backfill';
+import type { BackfillProgress } from '../workflows/backfill';
+import { backfillInput, defaultExchange, seriesOf } from '../lib/orchestration/inputs';
+import { backfill, progressQuery } from '../workflows';
 
 function parseDate(what: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -32,26 +34,24 @@ function printProgress(p: BackfillProgress): void {
   }
 }
 
-async function backfillCommand(cfg: VolcastConfig, opts: { symbols?: string; timeframe: string; from: string; to?: string; now?: string; refetch?: boolean; wait: boolean }): Promise<void> {
+async function backfillCommand(cfg: VolcastConfig, opts: { symbols?: string; timeframe?: string; from: string; to?: string; now?: string; refetch?: boolean; wait: boolean }): Promise<void> {
   const symbols = opts.symbols ? opts.symbols.split(',').map((s) => s.trim()) : cfg.symbols;
-  const input: BackfillInput = {
+  const input = backfillInput(cfg, {
     symbols,
     timeframe: opts.timeframe,
     from: parseDate('from', opts.from)!,
     to: parseDate('to', opts.to),
     now: parseDate('now', opts.now),
-    concurrency: cfg.ingest.concurrency,
-    monthsPerActivity: cfg.ingest.monthsPerActivity,
     refetch: opts.refetch,
-  };
+  });
   const client = await connectClient(cfg);
   try {
-    const workflowId = `backfill-${opts.timeframe}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    const handle = await client.workflow.start('backfill', { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input] });
-    console.log(`backfill ${workflowId}: ${symbols.length} symbols, ${opts.timeframe}, from ${isoTs(input.from)}, concurrency ${input.concurrency}\n  Web UI: ${webUiUrl(cfg)}/${workflowId}\n  (needs a worker: volcast worker cpu)`);
+    const workflowId = `backfill-${input.timeframe}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const handle = await client.workflow.start(backfill, { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input] });
+    console.log(`backfill ${workflowId}: ${symbols.length} symbols, ${input.timeframe}, from ${isoTs(input.from)}, concurrency ${input.concurrency}\n  Web UI: ${webUiUrl(cfg)}/${workflowId}\n  (needs a worker: volcast worker cpu)`);
     if (!opts.wait) return;
     const result = handle.result().then(
-      (r) => ({ ok: true as const, r: r as BackfillProgress }),
+      (r) => ({ ok: true as const, r }),
       (e: unknown) => ({ ok: false as const, e }),
     );
     let done: Awaited<typeof result> | undefined;
@@ -59,13 +59,13 @@ async function backfillCommand(cfg: VolcastConfig, opts: { symbols?: string; tim
       done = await Promise.race([result, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
       if (!done) {
         try {
-          console.log(`  … ${progressLine(await handle.query<BackfillProgress>('progress'))}`);
+          console.log(`  … ${progressLine(await handle.query(progressQuery))}`);
         } catch {
           /* not started yet */
         }
       }
     }
-    const final = done.ok ? done.r : await handle.query<BackfillProgress>('progress').catch(() => null);
+    const final = done.ok ? done.r : await handle.query(progressQuery).catch(() => null);
     if (final) printProgress(final);
     if (!done.ok) throw done.e;
     console.log(progressLine(done.r));
@@ -77,7 +77,7 @@ async function backfillCommand(cfg: VolcastConfig, opts: { symbols?: string; tim
 async function statusCommand(cfg: VolcastConfig, opts: { symbols?: string; exchange?: string }): Promise<void> {
   const store = new ArtifactStore(cfg);
   const symbols = opts.symbols ? opts.symbols.split(',').map((s) => s.trim()) : cfg.symbols;
-  const exchange = opts.exchange ?? cfg.exchanges[0]!.id;
+  const exchange = opts.exchange ?? defaultExchange(cfg);
   console.log('symbol      tf   first                 last                  rows     gaps (bars)   rejected   watermark');
   for (const symbol of symbols) {
     for (const timeframe of cfg.timeframes) {
@@ -95,11 +95,11 @@ async function statusCommand(cfg: VolcastConfig, opts: { symbols?: string; excha
   }
 }
 
-async function importCommand(cfg: VolcastConfig, files: string[], opts: { symbol?: string; timeframe: string; exchange?: string }): Promise<void> {
+async function importCommand(cfg: VolcastConfig, files: string[], opts: { symbol?: string; timeframe?: string; exchange?: string }): Promise<void> {
   const store = new ArtifactStore(cfg);
   for (const file of files) {
-    const exchange = opts.exchange ?? cfg.exchanges[0]!.id;
-    const series: Series | null = opts.symbol ? { exchange, symbol: opts.symbol, timeframe: opts.timeframe } : seriesFromFileName(file, exchange);
+    const exchange = opts.exchange ?? defaultExchange(cfg);
+    const series: Series | null = opts.symbol ? seriesOf(cfg, opts.symbol, { exchange, timeframe: opts.timeframe }) : seriesFromFileName(file, exchange);
     if (!series) throw new Error(`${file}: cannot tell the symbol from the name; pass --symbol`);
     const t0 = Date.now();
     const r = await importCandleFile(store, file, series);
@@ -117,7 +117,7 @@ export function registerData(program: Command): void {
     .option('--to <date>', 'end, exclusive (default: the last closed candle)')
     .option('--now <date>', "clock for the open candle (default: the exchange's time)")
     .option('--symbols <list>', 'comma-separated, e.g. BTC/USDT,ETH/USDT')
-    .option('--timeframe <tf>', 'timeframe', '1h')
+    .option('--timeframe <tf>', 'timeframe (default: the first configured)')
     .option('--refetch', 're-fetch ranges already covered (idempotent: writes only changes)')
     .option('--no-wait', 'start it and return')
     .action(async (opts) => backfillCommand(loadConfigOrExit(), opts));
@@ -125,7 +125,7 @@ export function registerData(program: Command): void {
     .command('import <files...>')
     .description("import Binance kline archives (.zip or .csv, ms or µs) or normalized .csv.gz files through validation and the lake merge")
     .option('--symbol <symbol>', 'symbol (default: from the file name)')
-    .option('--timeframe <tf>', 'timeframe when --symbol is given', '1h')
+    .option('--timeframe <tf>', 'timeframe when --symbol is given (default: the first configured)')
     .option('--exchange <id>', 'exchange id in the lake (default: the first configured)')
     .action(async (files: string[], opts) => importCommand(loadConfigOrExit(), files, opts));
   data

@@ -7,12 +7,13 @@
 import type { VolcastConfig } from '../lib/platform/config';
 import { up } from '../infra/devStack';
 import { startReplayExchange } from '../infra/replayExchange';
-import { resolveProtocol } from '../lib/training/protocols';
+import { backfillInput, scoreInput, trainInput, withExchangeUrl } from '../lib/orchestration/inputs';
 import { applySchedules } from '../lib/orchestration/schedules';
 import { connectClient, consoleUrl, webUiUrl } from '../lib/platform/temporal';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
 import type { BackfillProgress } from '../workflows';
 import { runScore, runTrain } from './pipeline';
+import { backfill } from '../workflows';
 
 const DAY = 86_400_000;
 
@@ -28,7 +29,7 @@ export async function runDemo(cfgIn: VolcastConfig, opts: DemoOptions = {}): Pro
   const symbols = opts.symbols ?? cfgIn.symbols;
   const replayPort = Number(process.env.VOLCAST_EXCHANGE_PORT ?? 19100);
   const replay = await startReplayExchange({ port: replayPort, symbols });
-  const cfg = await up({ ...cfgIn, exchanges: [{ id: cfgIn.exchanges[0]!.id, urlOverride: replay.url }, ...cfgIn.exchanges.slice(1)] });
+  const cfg = await up(withExchangeUrl(cfgIn, replay.url));
   const exchangeEnv = { VOLCAST_EXCHANGE_URL: replay.url };
   console.log(`replay exchange ${replay.url}: real Binance candles of ${symbols.join(', ')} up to ${new Date(replay.now()).toISOString()}`);
   const workers: LocalWorker[] = [];
@@ -42,17 +43,17 @@ export async function runDemo(cfgIn: VolcastConfig, opts: DemoOptions = {}): Pro
 
     // 1. Backfill through ccxt (idempotent: a second run writes nothing).
     const from = now - (opts.days ?? 240) * DAY;
-    const bf = await client.workflow.start('backfill', {
+    const bf = await client.workflow.start(backfill, {
       taskQueue: cfg.taskQueues.cpu,
       workflowId: `demo-backfill-${stamp}-${Date.now()}`,
-      args: [{ symbols, timeframe: cfg.timeframes[0]!, from, now, exchange: cfg.exchanges[0]!.id, concurrency: cfg.ingest.concurrency, monthsPerActivity: cfg.ingest.monthsPerActivity }],
+      args: [backfillInput(cfg, { symbols, from, now })],
     });
-    const progress = (await bf.result()) as BackfillProgress;
+    const progress = await bf.result();
     for (const s of progress.symbols) console.log(`  backfill ${s.symbol}: ${s.status}, ${s.fetchedRows} candles fetched, ${s.storedRows} stored`);
 
     // 2. Train: walk-forward fits of every model, evaluation, promotion.
-    const protocol = resolveProtocol(cfg, opts.protocol ?? 'scheduled');
-    const trained = await runTrain(client, cfg, { exchange: cfg.exchanges[0]!.id, symbols, timeframe: cfg.timeframes[0]!, protocol, now }, `demo-train-${stamp}-${Date.now()}`);
+    const train = trainInput(cfg, { protocol: opts.protocol, symbols, now });
+    const trained = await runTrain(client, cfg, train, `demo-train-${stamp}-${Date.now()}`);
 
     // 3. Schedules, paused: the replay's data is historical, so an hourly run against the real clock
     //    would (rightly) fail as stale. `volcast schedules unpause score` against a live exchange.
@@ -60,7 +61,7 @@ export async function runDemo(cfgIn: VolcastConfig, opts: DemoOptions = {}): Pro
     console.log('schedules volcast-score (hourly) and volcast-train (daily) applied, paused for the historical demo data');
 
     // 4. Score: the champion's forecast for the newest closed bar, 5 minutes after it closed.
-    await runScore(client, cfg, { exchange: cfg.exchanges[0]!.id, symbols, timeframe: cfg.timeframes[0]!, targets: protocol.targets, maxDataAgeMinutes: cfg.scoring.maxDataAgeMinutes, now: now + 5 * 60_000 }, `demo-score-${stamp}-${Date.now()}`);
+    await runScore(client, cfg, scoreInput(cfg, { symbols, targets: train.protocol.targets, now: now + 5 * 60_000 }), `demo-score-${stamp}-${Date.now()}`);
 
     console.log(`\nmain job done in ${((Date.now() - t0) / 1000).toFixed(0)}s. Where to look:
   Temporal Web UI:  ${webUiUrl(cfg)}  (or .tools/bin/temporal workflow list --address ${cfg.temporal.address})

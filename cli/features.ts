@@ -2,13 +2,15 @@
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { featureActivities } from '../activities/features';
-import type { BuildFeaturesInput, BuildFeaturesResult, FeatureSetManifest } from '../activities/catalog';
+import type { BuildFeaturesInput, BuildFeaturesResult, FeatureSetManifest } from '../contracts/activities';
 import { loadConfigOrExit } from '../lib/platform/config';
 import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import { layout, type Series } from '../lib/platform/layout';
 import { ArtifactStore } from '../lib/platform/store';
 import { connectClient } from '../lib/platform/temporal';
 import { taskQueues } from '../temporal.config';
+import { buildFeaturesWorkflow } from '../workflows';
+import { seriesOf } from '../lib/orchestration/inputs';
 
 interface BuildOpts {
   symbols?: string;
@@ -47,11 +49,9 @@ export function registerFeatures(program: Command): void {
     .option('--inline', 'run the activity code here instead of on a worker')
     .action(async (opts: BuildOpts) => {
       const cfg = loadConfigOrExit();
-      const exchange = opts.exchange ?? cfg.exchanges[0]!.id;
-      const timeframe = opts.timeframe ?? cfg.timeframes[0]!;
       const symbols = opts.symbols ? opts.symbols.split(',').map((s) => s.trim()) : cfg.symbols;
       const store = new ArtifactStore(cfg);
-      const input: BuildFeaturesInput = { series: symbols.map((symbol): Series => ({ exchange, symbol, timeframe })) };
+      const input: BuildFeaturesInput = { series: symbols.map((symbol) => seriesOf(cfg, symbol, opts)) };
       if (opts.previous) {
         const prev = await store.head(layout.featuresManifest(opts.previous));
         if (!prev) throw new Error(`no feature set ${opts.previous}`);
@@ -63,7 +63,7 @@ export function registerFeatures(program: Command): void {
       } else {
         const client = await connectClient(cfg);
         try {
-          result = await client.workflow.execute('buildFeaturesWorkflow', { taskQueue: taskQueues.cpu, workflowId: `features-${randomUUID().slice(0, 8)}`, args: [input] });
+          result = await client.workflow.execute(buildFeaturesWorkflow, { taskQueue: taskQueues.cpu, workflowId: `features-${randomUUID().slice(0, 8)}`, args: [input] });
         } finally {
           await client.connection.close();
         }

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { TRAINABLE_TARGETS } from '../contracts/domain';
+import { seriesOf } from '../lib/orchestration/inputs';
 import { loadConfigOrExit } from '../lib/platform/config';
 import { layout, type Series } from '../lib/platform/layout';
 import { listChampions, readChampion, rollbackChampion, setChampion } from '../lib/promotion/registry';
@@ -11,14 +13,10 @@ interface SeriesOpts {
   target: string;
 }
 
-function seriesOf(opts: SeriesOpts, defaults: { exchange: string; timeframe: string }): Series {
-  return { exchange: opts.exchange ?? defaults.exchange, symbol: opts.symbol, timeframe: opts.timeframe ?? defaults.timeframe };
-}
-
 function withSeriesOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--symbol <symbol>', 'e.g. BTC/USDT')
-    .requiredOption('--target <target>', 'target_gk_1h | target_rv_24h')
+    .requiredOption('--target <target>', TRAINABLE_TARGETS.join(' | '))
     .option('--exchange <id>', 'default: the first configured exchange')
     .option('--timeframe <tf>', 'default: the first configured timeframe');
 }
@@ -72,7 +70,7 @@ export function registerModels(program: Command): void {
       const card = await store.getJson<{ name: string; kind: string; target: string; featureSetId: string; parity?: { passed: boolean } | null }>(cardRef);
       if (card.target !== opts.target) throw new Error(`model ${modelId} predicts ${card.target}, not ${opts.target}`);
       if (!card.parity?.passed) throw new Error(`model ${modelId} has not passed ONNX parity (${card.parity ? 'failed' : 'never checked'}): it cannot be promoted`);
-      const series = seriesOf(opts, { exchange: cfg.exchanges[0]!.id, timeframe: cfg.timeframes[0]! });
+      const series = seriesOf(cfg, opts.symbol, opts);
       await setChampion(store, {
         modelId, name: card.name, kind: card.kind, target: card.target, series, featureSetId: card.featureSetId,
         modelRef, cardRef, runId: null, decidedAt: new Date().toISOString(), action: 'manual', reasons: [opts.reason], loss: null,
@@ -84,7 +82,7 @@ export function registerModels(program: Command): void {
     .action(async (opts: SeriesOpts & { reason: string }) => {
       const cfg = loadConfigOrExit();
       const store = new ArtifactStore(cfg);
-      const series = seriesOf(opts, { exchange: cfg.exchanges[0]!.id, timeframe: cfg.timeframes[0]! });
+      const series = seriesOf(cfg, opts.symbol, opts);
       const before = await readChampion(store, series, opts.target);
       const after = await rollbackChampion(store, series, opts.target, new Date().toISOString(), opts.reason);
       console.log(`rolled back ${series.symbol} ${opts.target}: ${before?.name} ${before?.modelId} -> ${after.name} ${after.modelId}`);

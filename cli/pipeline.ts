@@ -5,9 +5,10 @@
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfigOrExit, type VolcastConfig } from '../lib/platform/config';
-import { resolveProtocol } from '../lib/training/protocols';
+import { scoreInput, trainInput } from '../lib/orchestration/inputs';
 import { connectClient, consoleUrl, webUiUrl } from '../lib/platform/temporal';
 import type { ScoreInput, ScoreResult, TrainInput, TrainResult, TrainSeriesResult } from '../workflows';
+import { score, train } from '../workflows';
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
@@ -36,7 +37,7 @@ export async function runTrain(client: Client, cfg: VolcastConfig, input: TrainI
   console.log(`train ${workflowId}: protocol ${input.protocol.name} (${input.protocol.description}), ${input.symbols.join(', ')}`);
   console.log(`  follow it in the Web UI: ${webUiUrl(cfg)}/${encodeURIComponent(workflowId)}`);
   const t0 = Date.now();
-  const result = (await client.workflow.execute('train', { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input] })) as TrainResult;
+  const result = (await client.workflow.execute(train, { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input] }));
   console.log(`train done in ${((Date.now() - t0) / 1000).toFixed(0)}s (feature set ${result.featureSetId})\n`);
   for (const r of result.results) console.log(`${formatLeaderboard(r)}\n  console: ${consoleUrl(cfg, r.reportKey)}\n`);
   return result;
@@ -52,7 +53,7 @@ export function formatForecasts(r: ScoreResult): string {
 }
 
 export async function runScore(client: Client, cfg: VolcastConfig, input: ScoreInput, workflowId: string): Promise<ScoreResult> {
-  const result = (await client.workflow.execute('score', { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input] })) as ScoreResult;
+  const result = (await client.workflow.execute(score, { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input] }));
   console.log(`forecasts made at ${new Date(result.asOf).toISOString()}:\n${formatForecasts(result)}`);
   return result;
 }
@@ -78,18 +79,18 @@ export function registerPipeline(program: Command): void {
     .option('--workflow-id <id>', 'default: train-<protocol>-<time>')
     .action(async (opts: { protocol: string; symbols?: string; models?: string; targets?: string; now?: string; ingest: boolean; promote: boolean; workflowId?: string }) => {
       const cfg = loadConfigOrExit();
-      const protocol = resolveProtocol(cfg, opts.protocol, { models: opts.models?.split(','), targets: opts.targets?.split(',') });
-      const client = await connectClient(cfg);
-      const workflowId = opts.workflowId ?? `train-${opts.protocol}-${new Date().toISOString().replace(/[:.]/g, '')}`;
-      await runTrain(client, cfg, {
-        exchange: cfg.exchanges[0]!.id,
-        symbols: opts.symbols?.split(',') ?? cfg.symbols,
-        timeframe: cfg.timeframes[0]!,
-        protocol,
+      const input = trainInput(cfg, {
+        protocol: opts.protocol,
+        models: opts.models?.split(','),
+        targets: opts.targets?.split(','),
+        symbols: opts.symbols?.split(','),
         now: parseTime(opts.now),
         ingest: opts.ingest,
         promote: opts.promote,
-      }, workflowId);
+      });
+      const client = await connectClient(cfg);
+      const workflowId = opts.workflowId ?? `train-${opts.protocol}-${new Date().toISOString().replace(/[:.]/g, '')}`;
+      await runTrain(client, cfg, input, workflowId);
       await client.connection.close();
     });
   program
@@ -101,15 +102,8 @@ export function registerPipeline(program: Command): void {
     .action(async (opts: { symbols?: string; now?: string; ingest: boolean }) => {
       const cfg = loadConfigOrExit();
       const client = await connectClient(cfg);
-      await runScore(client, cfg, {
-        exchange: cfg.exchanges[0]!.id,
-        symbols: opts.symbols?.split(',') ?? cfg.symbols,
-        timeframe: cfg.timeframes[0]!,
-        targets: cfg.targets,
-        maxDataAgeMinutes: cfg.scoring.maxDataAgeMinutes,
-        now: parseTime(opts.now),
-        ingest: opts.ingest,
-      }, `score-${new Date().toISOString().replace(/[:.]/g, '')}`);
+      const input = scoreInput(cfg, { symbols: opts.symbols?.split(','), now: parseTime(opts.now), ingest: opts.ingest });
+      await runScore(client, cfg, input, `score-${new Date().toISOString().replace(/[:.]/g, '')}`);
       await client.connection.close();
     });
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { seriesOf } from '../lib/orchestration/inputs';
 import { loadConfigOrExit } from '../lib/platform/config';
 import { tailPredictions } from '../lib/scoring/predictions';
 import { ArtifactStore } from '../lib/platform/store';
@@ -14,12 +15,11 @@ export function registerPredictions(program: Command): void {
     .action(async (opts: { n: number; symbol?: string; target?: string }) => {
       const cfg = loadConfigOrExit();
       const store = new ArtifactStore(cfg);
-      const exchange = cfg.exchanges[0]!.id;
-      const timeframe = cfg.timeframes[0]!;
       for (const symbol of opts.symbol ? [opts.symbol] : cfg.symbols) {
         for (const target of opts.target ? [opts.target] : cfg.targets) {
-          const rows = await tailPredictions(store, { exchange, symbol, timeframe }, target, opts.n);
-          console.log(`\n${exchange} ${symbol} ${timeframe} ${target}: ${rows.length ? '' : 'no forecasts yet'}`);
+          const series = seriesOf(cfg, symbol);
+          const rows = await tailPredictions(store, series, target, opts.n);
+          console.log(`\n${series.exchange} ${symbol} ${series.timeframe} ${target}: ${rows.length ? '' : 'no forecasts yet'}`);
           for (const r of rows) {
             const interval = r.lower80 != null ? `  80% [${r.lower80.toFixed(5)}, ${r.upper80!.toFixed(5)}]` : '';
             console.log(`  ${new Date(r.barTs).toISOString()}  ${r.value.toFixed(5)}${interval}  regime ${r.regime ?? '-'}  ${r.modelName} ${r.modelId}`);

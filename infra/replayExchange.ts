@@ -17,6 +17,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { barMsOf } from '../contracts/domain';
 import { repoRoot } from '../lib/platform/paths';
 
 export const sharedCandlesDir = join(repoRoot, '..', 'shared', 'data', 'candles');
@@ -75,8 +76,8 @@ export interface ReplayExchange {
   close(): Promise<void>;
 }
 
-const HOUR = 3_600_000;
-const INTERVALS: Record<string, number> = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': HOUR, '4h': 4 * HOUR, '1d': 24 * HOUR };
+// The replay serves the hourly files of ../shared/data: one bar is an hour.
+const HOUR = barMsOf('1h');
 const MAX_BODY = 64 * 1024;
 
 function discoverSymbols(dataDir: string, only?: string[]): Map<string, SymbolData> {
@@ -285,7 +286,7 @@ export async function startReplayExchange(opts: ReplayOptions = {}): Promise<Rep
     const limit = limitRaw === null ? 500 : Number(limitRaw);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return binanceError(res, 400, -1130, "Data sent for parameter 'limit' is not valid.", headers);
     const num = (k: string) => (url.searchParams.get(k) === null ? null : Number(url.searchParams.get(k)));
-    return json(klines(load(s), INTERVALS[interval]!, num('startTime'), num('endTime'), limit));
+    return json(klines(load(s), HOUR, num('startTime'), num('endTime'), limit));
   }
 
   const server = createServer(serve);

@@ -11,10 +11,7 @@ import numpy as np
 
 from .frame import Fitted
 
-UNITS = {
-    "target_gk_1h": "Garman-Klass volatility of the next bar (log-price units, not annualised)",
-    "target_rv_24h": "realized volatility over the next 24 bars: sqrt(sum of squared log returns)",
-}
+from .contract import UNITS
 
 
 def libraries(extra: dict[str, str] | None = None) -> dict[str, str]:

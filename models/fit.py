@@ -20,14 +20,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import baselines, gbm, lstm, sph_net
+from . import baselines, contract, gbm, lstm, sph_net
 from .card import build_card, card_bytes
 from .frame import TARGETS, FitError, Fitted, load_frame
 from .onnx_export import run_onnx
 from .store import ArtifactStore, sha256_of
 
-CPU_KINDS = ("persistence", "ewma", "har_rv", "log_har", "har_x", "garch", "lightgbm", "xgboost")
-NEURAL_KINDS = ("lstm", "lstm_jump", "bilstm_attn", "sph_net")
+# Which activity fits which kind is the contract's (contracts/domain.json); the implementations below
+# must cover exactly those (check_kinds, run when the trainer starts).
+CPU_KINDS = contract.kinds_of("fitModel")
+NEURAL_KINDS = contract.kinds_of("fitNeuralModel")
 # PyTorch's seed, thread count and determinism flags are process-global: two neural fits running at
 # once in the worker's thread pool would draw from one random stream in an order set by timing, and
 # a same-seed rerun would no longer give the same model. Neural fits therefore take turns.
@@ -47,6 +49,11 @@ _NEURAL_FITS: dict[str, Callable[..., Fitted]] = {
 
 class ParityError(FitError):
     pass
+
+
+def check_kinds() -> None:
+    """The kinds implemented here are exactly the contract's, on the same activities."""
+    contract.check_kinds({"fitModel": set(_CPU_FITS), "fitNeuralModel": set(_NEURAL_FITS)})
 
 
 def check_input(inp: dict[str, Any], activity_name: str | None = None) -> None:

@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from . import contract
 from .store import ArtifactStore
 
-TARGETS = ("target_gk_1h", "target_rv_24h")
-# Bars summed by each target: the model predicts per-bar variance, scaled by the horizon in the graph.
-HORIZON = {"target_gk_1h": 1, "target_rv_24h": 24}
+# The targets and the bars each sums (contracts/domain.json): the models predict per-bar variance,
+# scaled by the horizon in the graph.
+TARGETS, HORIZON = contract.TARGETS, contract.HORIZON
 
 
 class FitError(ValueError):

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { activitiesFor, catalog, checkImplementations } from '../activities/catalog';
+import { activitiesFor, catalog, checkImplementations } from '../contracts/activities';
 import { createActivities } from '../activities';
 import type { ArtifactStore } from '../lib/platform/store';
 import { repoRoot } from '../lib/platform/paths';

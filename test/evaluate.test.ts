@@ -18,6 +18,7 @@ import { taskQueues } from '../temporal.config';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
 import { fixtureModels, fixtureSeries, uploadFixtures, type FixtureManifest, type UploadedModel } from './fixtures/models';
 import { testConfig, uid } from './helpers';
+import { evaluateWorkflow } from '../workflows';
 
 describe('evaluate (real MinIO, DuckDB, onnxruntime-node, Temporal worker)', () => {
   let store: ArtifactStore;
@@ -59,8 +60,8 @@ describe('evaluate (real MinIO, DuckDB, onnxruntime-node, Temporal worker)', () 
 
   it('through a workflow: parity into the cards, oos.parquet, metrics.json and the HTML report', async () => {
     const { input, models } = await setup(uid('ev'));
-    const handle = await client.workflow.start('evaluateWorkflow', { taskQueue: taskQueues.cpu, workflowId: `test-${input.runId}`, args: [input] });
-    const r = (await handle.result()) as EvaluateResult;
+    const handle = await client.workflow.start(evaluateWorkflow, { taskQueue: taskQueues.cpu, workflowId: `test-${input.runId}`, args: [input] });
+    const r = (await handle.result());
     assert.equal(r.oosRef.key, layout.run(input.runId, 'oos.parquet'));
     assert.equal(r.metricsRef.key, layout.run(input.runId, 'metrics.json'));
     assert.equal(r.reportRef.key, layout.run(input.runId, 'report/index.html'));

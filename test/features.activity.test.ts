@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import type { BuildFeaturesResult } from '../activities/catalog';
+import type { BuildFeaturesInput, BuildFeaturesResult } from '../contracts/activities';
 import type { VolcastConfig } from '../lib/platform/config';
 import { buildFeatureFiles } from '../lib/features/build';
 import { layout, type Series } from '../lib/platform/layout';
@@ -16,6 +16,7 @@ import { taskQueues } from '../temporal.config';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
 import { candleInputs, readRows, tempDir } from './featureFixtures';
 import { testConfig, uid } from './helpers';
+import { buildFeaturesWorkflow } from '../workflows';
 
 const SYMBOLS = ['BTC/USDT', 'ETH/USDT'];
 
@@ -41,8 +42,8 @@ describe('buildFeatures activity (real Temporal + MinIO + cpu worker)', () => {
     return inputs.map((i) => ({ ...i, series: seriesOf(i.series.symbol) }));
   }
 
-  function run(args: object): Promise<BuildFeaturesResult> {
-    return client.workflow.execute('buildFeaturesWorkflow', { taskQueue: taskQueues.cpu, workflowId: uid('test-features'), args: [args] });
+  function run(args: BuildFeaturesInput): Promise<BuildFeaturesResult> {
+    return client.workflow.execute(buildFeaturesWorkflow, { taskQueue: taskQueues.cpu, workflowId: uid('test-features'), args: [args] });
   }
 
   before(async () => {

@@ -10,6 +10,7 @@ import { connectClient } from '../lib/platform/temporal';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
 import type { TrainResult } from '../workflows';
 import { eventually, testConfig, uid } from './helpers';
+import { backfill, train } from '../workflows';
 
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 
@@ -26,7 +27,7 @@ describe('fit recovery (real trainer process killed mid-fit)', () => {
     workers.cpu = await startWorker(cfg, 'cpu', { env });
     workers.train = await startWorker(cfg, 'train', { gpuOnCpu: true, env });
     client = await connectClient(cfg);
-    await client.workflow.execute('backfill', {
+    await client.workflow.execute(backfill, {
       taskQueue: cfg.taskQueues.cpu,
       workflowId: uid('rec-backfill'),
       args: [{ symbols: ['BTC/USDT'], timeframe: '1h', from: replay.now() - 100 * 86_400_000, now: replay.now(), exchange: 'binance', concurrency: 1, monthsPerActivity: 12 }],
@@ -56,10 +57,10 @@ describe('fit recovery (real trainer process killed mid-fit)', () => {
       seed: Date.now() % 100_000,
     };
     const workflowId = uid('rec-train');
-    const handle = await client.workflow.start('train', {
+    const handle = await client.workflow.start(train, {
       taskQueue: cfg.taskQueues.cpu,
       workflowId,
-      args: [{ exchange: 'binance', symbols: ['BTC/USDT'], timeframe: '1h', protocol, now: replay.now(), ingest: false, promote: false, fitHeartbeatSeconds: 4 }],
+      args: [{ exchange: 'binance', symbols: ['BTC/USDT'], timeframe: '1h', protocol, gates: cfg.promotion, now: replay.now(), ingest: false, promote: false, fitHeartbeatSeconds: 4 }],
     });
     const child = client.workflow.getHandle(`${workflowId}/BTC-USDT/target_gk_1h`);
     await eventually(
@@ -77,7 +78,7 @@ describe('fit recovery (real trainer process killed mid-fit)', () => {
     workers.train!.child.kill('SIGKILL');
     await workers.train!.exited;
     workers.train = await startWorker(cfg, 'train', { gpuOnCpu: true, env: { VOLCAST_EXCHANGE_URL: replay.url } });
-    const result = (await handle.result()) as TrainResult;
+    const result = (await handle.result());
     const r = result.results[0]!;
     assert.deepEqual(r.failures, []);
     assert.deepEqual(r.leaderboard.map((x) => x.model).sort(), ['har_x', 'lstm']);

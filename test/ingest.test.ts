@@ -18,6 +18,7 @@ import type { BackfillInput, BackfillProgress } from '../workflows';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
 import { objectVersions, sourceRows } from './dataHelpers';
 import { eventually, testConfig, uid } from './helpers';
+import { backfill, ingestSeries, progressQuery } from '../workflows';
 
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 const SYMBOLS = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'FTT/USDT'];
@@ -45,10 +46,10 @@ describe('ingest and backfill (real Temporal + MinIO + ccxt against the replay e
   beforeEach(() => replay.reset());
 
   function ingest(input: Omit<IngestInput, 'exchange'> & { heartbeatTimeoutS?: number }, tag: string): Promise<WorkflowHandle> {
-    return client.workflow.start('ingestSeries', { taskQueue: taskQueues.cpu, workflowId: uid(`test-ingest-${tag}`), args: [input] });
+    return client.workflow.start(ingestSeries, { taskQueue: taskQueues.cpu, workflowId: uid(`test-ingest-${tag}`), args: [input] });
   }
   async function ingestResult(input: Omit<IngestInput, 'exchange'> & { heartbeatTimeoutS?: number }, tag: string): Promise<IngestResult> {
-    return (await (await ingest(input, tag)).result()) as IngestResult;
+    return (await ingest(input, tag)).result();
   }
   // The lake is keyed by exchange id ('binance'); tests use distinct symbols/windows to stay apart,
   // and wipe what they use first.
@@ -133,7 +134,7 @@ describe('ingest and backfill (real Temporal + MinIO + ccxt against the replay e
       const to = Date.UTC(2022, 5, 3);
       const handle = await ingest({ symbol: s.symbol, timeframe: '1h', since: from, until: to }, 'retry');
       const t0 = Date.now();
-      const r = (await handle.result()) as IngestResult;
+      const r = (await handle.result());
       assert.equal(r.attempt, 2);
       assert.equal(r.storedRows, (await inWindow(s.symbol, from, to)).length);
       const history = await handle.fetchHistory();
@@ -178,7 +179,7 @@ describe('ingest and backfill (real Temporal + MinIO + ccxt against the replay e
     worker!.child.kill('SIGKILL');
     await worker!.exited;
     worker = await startWorker(cfg, 'cpu', { env: workerEnv() });
-    const r = (await handle.result()) as IngestResult;
+    const r = (await handle.result());
     assert.ok(r.attempt >= 2);
     const expected = await inWindow(s.symbol, from, to);
     assert.ok(stored > 0, 'the first attempt stored part of the window');
@@ -193,13 +194,13 @@ describe('ingest and backfill (real Temporal + MinIO + ccxt against the replay e
     const from = Date.UTC(2022, 0, 1);
     const to = Date.UTC(2022, 3, 1);
     const input: BackfillInput = { symbols, timeframe: '1h', from, to, concurrency: 2, monthsPerActivity: 1 };
-    const handle = await client.workflow.start('backfill', { taskQueue: taskQueues.cpu, workflowId: uid('test-backfill'), args: [input] });
+    const handle = await client.workflow.start(backfill, { taskQueue: taskQueues.cpu, workflowId: uid('test-backfill'), args: [input] });
     const seen = await eventually('progress with a running symbol', async () => {
-      const p = await handle.query<BackfillProgress>('progress');
+      const p = await handle.query(progressQuery);
       return p.running > 0 ? p : null;
     });
     assert.ok(seen.running <= 2);
-    const result = (await handle.result()) as BackfillProgress;
+    const result = (await handle.result());
     assert.equal(result.done, 3);
     const memo = (await handle.describe()).memo as { progress?: string };
     assert.match(memo.progress ?? '', /3\/3 symbols done/);
@@ -210,7 +211,7 @@ describe('ingest and backfill (real Temporal + MinIO + ccxt against the replay e
       assert.equal(p.chunksDone, 3);
     }
     const versions = await Promise.all(symbols.map((sym) => objectVersions(store, layout.candlesPrefix(series(sym)))));
-    const second = (await client.workflow.execute('backfill', { taskQueue: taskQueues.cpu, workflowId: uid('test-backfill2'), args: [{ ...input, refetch: true }] })) as BackfillProgress;
+    const second = (await client.workflow.execute(backfill, { taskQueue: taskQueues.cpu, workflowId: uid('test-backfill2'), args: [{ ...input, refetch: true }] }));
     assert.deepEqual(second.symbols.map((p) => p.objectsWritten), [0, 0, 0]);
     assert.deepEqual(await Promise.all(symbols.map((sym) => objectVersions(store, layout.candlesPrefix(series(sym))))), versions);
   });

@@ -18,6 +18,7 @@ import { connectClient } from '../lib/platform/temporal';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
 import type { ScoreInput, ScoreResult, TrainInput, TrainResult } from '../workflows';
 import { testConfig, uid } from './helpers';
+import { backfill, score, train } from '../workflows';
 
 const DAY = 86_400_000;
 const SYMBOL = 'BTC/USDT';
@@ -58,7 +59,7 @@ describe('the whole DAG (replay exchange, real workers, real stack)', () => {
     const env = { VOLCAST_EXCHANGE_URL: replay.url };
     workers.push(await startWorker(cfg, 'cpu', { env }), await startWorker(cfg, 'train', { gpuOnCpu: true, env }));
     client = await connectClient(cfg);
-    const bf = await client.workflow.execute('backfill', {
+    const bf = await client.workflow.execute(backfill, {
       taskQueue: cfg.taskQueues.cpu,
       workflowId: uid('pipe-backfill'),
       args: [{ symbols: [SYMBOL], timeframe: '1h', from: replay.now() - 100 * DAY, now: replay.now(), exchange, concurrency: 1, monthsPerActivity: 12 }],
@@ -73,7 +74,7 @@ describe('the whole DAG (replay exchange, real workers, real stack)', () => {
   });
 
   const scoreInput = (now: number): ScoreInput => ({ exchange, symbols: [SYMBOL], timeframe: '1h', targets: protocol.targets, maxDataAgeMinutes: 120, now });
-  const trainInput = (): TrainInput => ({ exchange, symbols: [SYMBOL], timeframe: '1h', protocol, now: replay.now() });
+  const trainInput = (): TrainInput => ({ exchange, symbols: [SYMBOL], timeframe: '1h', protocol, gates: cfg.promotion, now: replay.now() });
 
   it('scoring before any training fails clearly: no champion', async () => {
     const err = await client.workflow
@@ -84,7 +85,7 @@ describe('the whole DAG (replay exchange, real workers, real stack)', () => {
   });
 
   it('trains, evaluates every model and the ensemble out of sample, and promotes a first champion', async () => {
-    trained = (await client.workflow.execute('train', { taskQueue: cfg.taskQueues.cpu, workflowId: uid('pipe-train'), args: [trainInput()] })) as TrainResult;
+    trained = (await client.workflow.execute(train, { taskQueue: cfg.taskQueues.cpu, workflowId: uid('pipe-train'), args: [trainInput()] }));
     assert.equal(trained.results.length, 2);
     for (const r of trained.results) {
       assert.equal(r.folds, 2);
@@ -107,7 +108,7 @@ describe('the whole DAG (replay exchange, real workers, real stack)', () => {
     const etags = async () =>
       Promise.all((await store.list('models/')).map(async (o) => `${o.key} ${(await store.client.statObject(store.bucket, o.key)).etag}`));
     const before = await etags();
-    const again = (await client.workflow.execute('train', { taskQueue: cfg.taskQueues.cpu, workflowId: uid('pipe-train'), args: [trainInput()] })) as TrainResult;
+    const again = (await client.workflow.execute(train, { taskQueue: cfg.taskQueues.cpu, workflowId: uid('pipe-train'), args: [trainInput()] }));
     for (const r of again.results) {
       assert.equal(r.reusedFits, protocol.models.length * 2, `${r.target}: every fit reused`);
       assert.deepEqual(Object.values(r.fitSeconds), protocol.models.map(() => 0));
@@ -118,7 +119,7 @@ describe('the whole DAG (replay exchange, real workers, real stack)', () => {
 
   it('scores the newest closed bar with the champion, idempotently', async () => {
     const now = replay.now() + 5 * 60_000;
-    const r = (await client.workflow.execute('score', { taskQueue: cfg.taskQueues.cpu, workflowId: uid('pipe-score'), args: [scoreInput(now)] })) as ScoreResult;
+    const r = (await client.workflow.execute(score, { taskQueue: cfg.taskQueues.cpu, workflowId: uid('pipe-score'), args: [scoreInput(now)] }));
     assert.equal(r.forecasts.length, 2);
     for (const f of r.forecasts) {
       assert.equal(f.barTs, replay.now() - 3_600_000);
@@ -143,7 +144,7 @@ describe('the whole DAG (replay exchange, real workers, real stack)', () => {
     const stored = await tailPredictions(store, series, 'target_gk_1h', 5);
     const key = layout.predictions(series, 'target_gk_1h', new Date(replay.now() - 3_600_000).toISOString().slice(0, 7));
     const etag = (await store.client.statObject(store.bucket, key)).etag;
-    await client.workflow.execute('score', { taskQueue: cfg.taskQueues.cpu, workflowId: uid('pipe-score'), args: [scoreInput(now)] });
+    await client.workflow.execute(score, { taskQueue: cfg.taskQueues.cpu, workflowId: uid('pipe-score'), args: [scoreInput(now)] });
     assert.deepEqual(await tailPredictions(store, series, 'target_gk_1h', 5), stored);
     assert.equal((await store.client.statObject(store.bucket, key)).etag, etag);
   });

@@ -15,6 +15,7 @@ import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
 import { taskQueues } from '../temporal.config';
 import type { PlatformRoundTripResult } from '../workflows';
 import { eventually, testConfig, uid } from './helpers';
+import { platformRoundTrip, verifyObject } from '../workflows';
 
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 
@@ -61,7 +62,7 @@ describe('platform round trip (real Temporal + MinIO + both workers)', () => {
   }
 
   function start(runId: string, extra: { writeHoldSeconds?: number; verifyHoldSeconds?: number } = {}) {
-    return client.workflow.start('platformRoundTrip', {
+    return client.workflow.start(platformRoundTrip, {
       taskQueue: taskQueues.cpu,
       workflowId: `test-${runId}`,
       args: [{ runId, message: `message ${runId}`, ...extra }],
@@ -71,7 +72,7 @@ describe('platform round trip (real Temporal + MinIO + both workers)', () => {
   it('a TypeScript activity writes an object, a Python activity on volcast-gpu verifies it by reference', async () => {
     const runId = uid('rt');
     const handle = await start(runId);
-    const r = (await handle.result()) as PlatformRoundTripResult;
+    const r = (await handle.result());
     await checkResult(runId, r);
     assert.equal(r.written.attempt, 1);
     assert.equal(r.verified.attempt, 1);
@@ -81,7 +82,7 @@ describe('platform round trip (real Temporal + MinIO + both workers)', () => {
     const runId = uid('corrupt');
     const ref = await store.putBuffer(layout.probe(runId, 'input.bin'), 'the real bytes');
     await store.client.putObject(store.bucket, ref.key, Buffer.from('flipped bytes!'));
-    const handle = await client.workflow.start('verifyObject', {
+    const handle = await client.workflow.start(verifyObject, {
       taskQueue: taskQueues.cpu,
       workflowId: `test-${runId}`,
       args: [{ ref, runId }],
@@ -111,7 +112,7 @@ describe('platform round trip (real Temporal + MinIO + both workers)', () => {
     workers.train!.child.kill('SIGKILL');
     await workers.train!.exited;
     workers.train = await startWorker(cfg, 'train', { gpuOnCpu: true });
-    const r = (await handle.result()) as PlatformRoundTripResult;
+    const r = (await handle.result());
     await checkResult(runId, r);
     assert.ok(r.verified.attempt >= 2, `expected a retried attempt, got ${r.verified.attempt}`);
   });
@@ -123,7 +124,7 @@ describe('platform round trip (real Temporal + MinIO + both workers)', () => {
     workers.cpu!.child.kill('SIGKILL');
     await workers.cpu!.exited;
     workers.cpu = await startWorker(cfg, 'cpu');
-    const r = (await handle.result()) as PlatformRoundTripResult;
+    const r = (await handle.result());
     await checkResult(runId, r);
     assert.ok(r.written.attempt >= 2, `expected a retried attempt, got ${r.written.attempt}`);
   });
@@ -134,7 +135,7 @@ describe('platform round trip (real Temporal + MinIO + both workers)', () => {
     await eventually('writeProbe running', () => activityRunning(handle, 'writeProbe'));
     await down(cfg, { only: ['temporal'], log: () => {} });
     await up(cfg, { only: ['temporal'], log: () => {} });
-    const r = (await client.workflow.getHandle(handle.workflowId).result()) as PlatformRoundTripResult;
+    const r: PlatformRoundTripResult = await client.workflow.getHandle<typeof platformRoundTrip>(handle.workflowId).result();
     await checkResult(runId, r);
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { parseCard } from '../lib/scoring/modelCard';
-import { checkParity, FeatureInputError, PARITY_TOLERANCE, scoreModel } from '../lib/scoring';
+import { checkParity, ModelInputError, PARITY_TOLERANCE, scoreModel } from '../lib/scoring';
 import { readCard, writeParity } from '../lib/scoring/cards';
 import { ArtifactStore, IntegrityError, sha256Of } from '../lib/platform/store';
 import { fixtureModels, uploadFixtures, type FixtureManifest, type UploadedModel } from './fixtures/models';
@@ -117,7 +117,7 @@ describe('ONNX scoring and parity (real MinIO, onnxruntime-node)', () => {
     const bad = parseCard({ ...card, input: { ...card.input, columns: ['rv_d', 'nope'] } }, 'test');
     await assert.rejects(
       scoreModel({ modelPath: await store.getFile(m.modelRef), modelSha256: m.modelRef.sha256, card: bad, featuresPath, window }),
-      (e: unknown) => e instanceof FeatureInputError && /nope/.test(e.message) && e.name === 'ValidationError',
+      (e: unknown) => e instanceof ModelInputError && /nope/.test(e.message) && e.name === 'ModelInputError',
     );
   });
 });

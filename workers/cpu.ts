@@ -4,7 +4,7 @@
  */
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { checkImplementations } from '../activities/catalog';
+import { checkImplementations } from '../contracts/activities';
 import type { VolcastConfig } from '../lib/platform/config';
 import { ArtifactStore } from '../lib/platform/store';
 import { connectWorker } from '../lib/platform/temporal';

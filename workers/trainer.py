@@ -1,8 +1,8 @@
 """The trainer worker (Python): serves volcast-train-cpu and, with CUDA or --gpu-on-cpu, volcast-gpu.
 
 Started by `volcast worker train [--gpu-on-cpu] [--only trainCpu|gpu]`, which passes the
-configuration in the environment. Activities are registered from activities/catalog.json; the worker
-refuses to start if its implementations differ from it. SIGINT/SIGTERM shut it down gracefully.
+configuration in the environment. Activities are registered from contracts/activities.json; the worker
+refuses to start if its implementations (activities, model kinds) differ from contracts/. SIGINT/SIGTERM shut it down gracefully.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from temporalio.client import Client, TLSConfig
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from models.catalog import check_implementations, load_catalog, python_activities
-from models.fit import fit_model
+from models.contract import check_implementations, load_catalog, python_activities
+from models.fit import check_kinds, fit_model
 from models.probe import pick_device, verify_probe
 from models.settings import Settings, SettingsError
 from models.store import ArtifactStore, IntegrityError, MissingObjectError
@@ -71,6 +71,7 @@ async def run(args: argparse.Namespace) -> None:
     activities = build_activities(store)
     catalog = load_catalog()
     check_implementations(catalog, set(activities))
+    check_kinds()
 
     device = pick_device()
     roles = ["trainCpu", "gpu"] if args.only is None else [args.only]

@@ -12,62 +12,14 @@ import {
   continueAsNew,
   defineQuery,
   executeChild,
-  proxyActivities,
   setHandler,
   upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { TsActivities } from '../activities';
-import type { IngestInput, IngestResult } from '../activities/ingest';
-import { taskQueues } from '../temporal.config';
-import { retryPolicy } from './retry';
-
-const { ingest } = proxyActivities<TsActivities>({
-  taskQueue: taskQueues.cpu,
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
-  retry: retryPolicy,
-});
-
-export interface BackfillInput {
-  symbols: string[];
-  timeframe: string;
-  /** First open time (ms, UTC). */
-  from: number;
-  /** End, exclusive (ms); default: up to the last closed candle. */
-  to?: number;
-  /** Clock for "still open" (ms); default: the exchange's time, read by the activity. */
-  now?: number;
-  exchange?: string;
-  /** From config ingest.concurrency (workflow code cannot read config). */
-  concurrency: number;
-  /** From config ingest.monthsPerActivity. */
-  monthsPerActivity: number;
-  refetch?: boolean;
-}
-
-export interface SymbolProgress {
-  symbol: string;
-  status: 'pending' | 'running' | 'done' | 'failed';
-  workflowId?: string;
-  chunksDone: number;
-  chunksTotal: number;
-  fetchedRows: number;
-  storedRows: number;
-  rejected: Record<string, number>;
-  gaps: number;
-  objectsWritten: number;
-  watermark: number | null;
-  error?: string;
-}
-
-export interface BackfillProgress {
-  total: number;
-  done: number;
-  running: number;
-  failed: number;
-  symbols: SymbolProgress[];
-}
+import type { IngestInput, IngestResult } from '../contracts/activities';
+import { acts, activity } from './proxies';
+import type { BackfillInput, SymbolProgress, BackfillProgress, BackfillSymbolInput } from '../contracts/types';
+export type { BackfillInput, SymbolProgress, BackfillProgress, BackfillSymbolInput };
 
 export const progressQuery = defineQuery<BackfillProgress>('progress');
 export const symbolProgressQuery = defineQuery<SymbolProgress>('symbolProgress');
@@ -158,21 +110,6 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
   return result;
 }
 
-export interface BackfillSymbolInput {
-  symbol: string;
-  timeframe: string;
-  exchange?: string;
-  now?: number;
-  refetch?: boolean;
-  from: number;
-  /** End, exclusive; absent: until the activity reports it reached the exchange's "now". */
-  to?: number;
-  monthsPerActivity: number;
-  /** Start of the next chunk (continue-as-new carries it). */
-  cursor: number;
-  acc: SymbolProgress | null;
-}
-
 // Each chunk adds ~8 events (activity + memo); continue-as-new well before histories grow large.
 const CHUNKS_PER_RUN = 100;
 
@@ -201,7 +138,7 @@ export async function backfillSymbol(input: BackfillSymbolInput): Promise<Symbol
     }
     const next = addMonths(cursor, input.monthsPerActivity);
     const until = end !== undefined ? Math.min(next, end) : next;
-    const r: IngestResult = await ingest({
+    const r: IngestResult = await acts.ingest({
       exchange: input.exchange,
       symbol: input.symbol,
       timeframe: input.timeframe,
@@ -230,11 +167,6 @@ export async function backfillSymbol(input: BackfillSymbolInput): Promise<Symbol
 /** One ingest of one series (the CLI's incremental update, tests): a single activity with its retries. */
 export async function ingestSeries(input: IngestInput & { heartbeatTimeoutS?: number }): Promise<IngestResult> {
   const { heartbeatTimeoutS, ...args } = input;
-  const act = proxyActivities<TsActivities>({
-    taskQueue: taskQueues.cpu,
-    startToCloseTimeout: '30 minutes',
-    heartbeatTimeout: `${heartbeatTimeoutS ?? 60} seconds`,
-    retry: retryPolicy,
-  });
-  return act.ingest(args);
+  const ingest = heartbeatTimeoutS ? activity('ingest', { heartbeatTimeout: `${heartbeatTimeoutS} seconds` }) : acts.ingest;
+  return ingest(args);
 }

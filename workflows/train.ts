@@ -4,85 +4,22 @@
  * keeps each history small. A model whose fit fails on any fold is left out of the run (every
  * model must be judged on the same folds) and the failure is recorded with the decision.
  */
-import { ActivityFailure, ApplicationFailure, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { TsActivities } from '../activities';
-import type { FitInput, FitResult, PythonActivities } from '../activities/catalog';
+import { ActivityFailure, ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
+import type { FitInput, FitResult } from '../contracts/activities';
 import type { PlannedFit, PromoteResult } from '../activities/training';
 import type { EvalModel, LeaderboardRow } from '../lib/evaluation/types';
 import { symbolSegment, type Series } from '../lib/platform/layout';
 import type { ResolvedProtocol } from '../lib/training/protocols';
 import type { ObjectRef } from '../lib/platform/store';
-import { taskQueues } from '../temporal.config';
-import { retryPolicy } from './retry';
+import { acts, activity } from './proxies';
+import type { TrainInput, TrainSeriesInput, TrainSeriesResult, TrainResult } from '../contracts/types';
+export type { TrainInput, TrainSeriesInput, TrainSeriesResult, TrainResult };
 
-const cpu = proxyActivities<TsActivities>({
-  taskQueue: taskQueues.cpu,
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '2 minutes',
-  retry: retryPolicy,
-});
-// Fits heartbeat per stage or epoch; a dead trainer is noticed within the heartbeat timeout and
-// the fit restarts on another (its writes are idempotent).
-function fitQueues(heartbeatSeconds: number) {
-  const options = { startToCloseTimeout: '6 hours', heartbeatTimeout: heartbeatSeconds * 1000, retry: { ...retryPolicy, maximumAttempts: 4 } } as const;
-  return {
-    trainCpu: proxyActivities<PythonActivities>({ taskQueue: taskQueues.trainCpu, ...options }),
-    gpu: proxyActivities<PythonActivities>({ taskQueue: taskQueues.gpu, ...options }),
-  };
-}
-
-export interface TrainInput {
-  exchange: string;
-  symbols: string[];
-  timeframe: string;
-  protocol: ResolvedProtocol;
-  /** Default: derived from the workflow id. */
-  runId?: string;
-  /** The clock for ingest (ms); default the exchange's. The demo sets it to the replay's time. */
-  now?: number;
-  /** Fetch new candles first (default true). */
-  ingest?: boolean;
-  /** Apply the promotion gates (default true). */
-  promote?: boolean;
-  /** Fits running at once (default 4; the trainers' own concurrency bounds real parallelism). */
-  fitConcurrency?: number;
-  /** How long a fit may go without a heartbeat before it is retried elsewhere (default 600 s). */
-  fitHeartbeatSeconds?: number;
-}
-
-export interface TrainSeriesInput {
-  runId: string;
-  series: Series;
-  target: string;
-  featuresRef: ObjectRef;
-  featureSetId: string;
-  featureDefinitionsSha: string | null;
-  protocol: ResolvedProtocol;
-  promote: boolean;
-  fitConcurrency: number;
-  fitHeartbeatSeconds: number;
-}
-
-export interface TrainSeriesResult {
-  runId: string;
-  series: Series;
-  target: string;
-  folds: number;
-  leaderboard: LeaderboardRow[];
-  bestBaseline: { model: string; qlike: number } | null;
-  reportKey: string;
-  metricsKey: string;
-  decision: PromoteResult['decision'] | null;
-  failures: { name: string; fold: number; error: string }[];
-  /** Sum of fit wall times per model (seconds), and how many fits were reused. */
-  fitSeconds: Record<string, number>;
-  reusedFits: number;
-}
-
-export interface TrainResult {
-  runId: string;
-  featureSetId: string;
-  results: TrainSeriesResult[];
+// Fits heartbeat per stage or epoch; a dead trainer is noticed within the heartbeat timeout (the
+// catalog's, or the run's override) and the fit restarts on another (its writes are idempotent).
+function fitActivities(heartbeatSeconds?: number) {
+  const o = heartbeatSeconds ? { heartbeatTimeout: heartbeatSeconds * 1000 } : {};
+  return { fitModel: activity('fitModel', o), fitNeuralModel: activity('fitNeuralModel', o) };
 }
 
 /** Object-key-safe run ids: letters, digits, '-', '_', '.'. */
@@ -112,10 +49,10 @@ export async function train(input: TrainInput): Promise<TrainResult> {
   const runId = safeId(input.runId ?? info.workflowId);
   const series: Series[] = input.symbols.map((symbol) => ({ exchange: input.exchange, symbol, timeframe: input.timeframe }));
   if (input.ingest !== false) {
-    await Promise.all(series.map((s) => cpu.ingest({ exchange: s.exchange, symbol: s.symbol, timeframe: s.timeframe, now: input.now })));
+    await Promise.all(series.map((s) => acts.ingest({ exchange: s.exchange, symbol: s.symbol, timeframe: s.timeframe, now: input.now })));
   }
-  const features = await cpu.buildFeatures({ series });
-  const featureDefinitionsSha = await cpu.featureDefinitionsSha();
+  const features = await acts.buildFeatures({ series });
+  const featureDefinitionsSha = features.definitionsSha;
   const children = features.series.flatMap((fs) =>
     input.protocol.targets.map((target) => {
       const childRunId = safeId(`${runId}-${symbolSegment(fs.series.symbol)}-${target}`);
@@ -130,9 +67,10 @@ export async function train(input: TrainInput): Promise<TrainResult> {
             featureSetId: features.featureSetId,
             featureDefinitionsSha,
             protocol: input.protocol,
+            gates: input.gates,
             promote: input.promote !== false,
             fitConcurrency: input.fitConcurrency ?? 4,
-            fitHeartbeatSeconds: input.fitHeartbeatSeconds ?? 600,
+            fitHeartbeatSeconds: input.fitHeartbeatSeconds,
           } satisfies TrainSeriesInput,
         ],
       });
@@ -143,7 +81,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
 }
 
 export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesResult> {
-  const plan = await cpu.planTraining({
+  const plan = await acts.planTraining({
     runId: input.runId,
     series: input.series,
     target: input.target,
@@ -151,13 +89,13 @@ export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesR
     featureSetId: input.featureSetId,
     protocol: input.protocol,
   });
-  const champion = await cpu.getChampion({ series: input.series, target: input.target });
+  const champion = await acts.getChampion({ series: input.series, target: input.target });
 
-  const { trainCpu, gpu } = fitQueues(input.fitHeartbeatSeconds);
+  const fits = fitActivities(input.fitHeartbeatSeconds);
   const fitted: (EvalModel & { result: FitResult })[] = [];
   const failures: { name: string; fold: number; error: string }[] = [];
   await pool(plan.fits, input.fitConcurrency, async (f: PlannedFit) => {
-    const call = f.activity === 'fitNeuralModel' ? (i: FitInput) => gpu.fitNeuralModel(i) : (i: FitInput) => trainCpu.fitModel(i);
+    const call: (i: FitInput) => Promise<FitResult> = fits[f.activity];
     try {
       const r = await call(f.input);
       fitted.push({ name: f.name, kind: f.kind, fold: f.fold, modelId: r.modelId, modelRef: r.modelRef, cardRef: r.cardRef, result: r });
@@ -173,7 +111,7 @@ export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesR
   if (!models.length) {
     throw ApplicationFailure.nonRetryable(`every fit failed for ${input.series.symbol} ${input.target}: ${failures.map((f) => `${f.name}#${f.fold}: ${f.error}`).join('; ')}`, 'TrainingFailed');
   }
-  const evaluation = await cpu.evaluate({
+  const evaluation = await acts.evaluate({
     runId: input.runId,
     series: input.series,
     target: input.target,
@@ -193,8 +131,8 @@ export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesR
     for (const m of models) if (m.fold === lastFold) latest[m.name] = { modelId: m.modelId, modelRef: m.modelRef, cardRef: m.cardRef, kind: m.kind };
     // An ensemble's artifact is its recorded combination (card.json naming members and weights).
     for (const e of evaluation.ensembles) if (e.fold === lastFold) latest[e.name] = { modelId: e.modelId, modelRef: e.cardRef, cardRef: e.cardRef, kind: 'ensemble' };
-    const flags = await cpu.dataQualityFlags({ series: input.series });
-    const promoted = await cpu.promote({
+    const flags = await acts.dataQualityFlags({ series: input.series });
+    const promoted = await acts.promote({
       runId: input.runId,
       series: input.series,
       target: input.target,
@@ -206,6 +144,7 @@ export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesR
       champion,
       regimeThresholds: plan.regimeThresholds,
       failures,
+      gates: input.gates,
       unresolvedDataFlags: flags,
     });
     decision = promoted.decision;

@@ -2,53 +2,13 @@
  * The candle contract of DESIGN.md (Candles) and its validation, shared by every way candles enter
  * the lake (ccxt ingest, Binance archives, the normalized files): one place decides what is valid.
  */
-
-/** A stored candle: ts = open time in ms UTC; optional fields are null when the source lacks them. */
-export interface Candle {
-  ts: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  quote_volume: number | null;
-  trades: number | null;
-}
+import { barMsOf } from '../../contracts/domain';
+import type { Candle, RejectReason, RejectedRow } from '../../contracts/types';
+export type { Candle, RejectReason, RejectedRow };
 
 /** A row as a source delivered it, before validation (ccxt may leave unparsable fields undefined). */
 export type RawCandle = { [K in keyof Candle]?: unknown };
 
-export const TIMEFRAME_MS: Record<string, number> = {
-  '1m': 60_000,
-  '5m': 300_000,
-  '15m': 900_000,
-  '1h': 3_600_000,
-  '4h': 14_400_000,
-  '1d': 86_400_000,
-};
-
-export function timeframeMs(timeframe: string): number {
-  const ms = TIMEFRAME_MS[timeframe];
-  if (!ms) throw new Error(`unknown timeframe ${JSON.stringify(timeframe)}`);
-  return ms;
-}
-
-/** Why a row was rejected; the manifest counts rows per reason. */
-export type RejectReason =
-  | 'not a number'
-  | 'price <= 0'
-  | 'low > min(open, close)'
-  | 'high < max(open, close)'
-  | 'volume < 0'
-  | 'ts off the timeframe grid';
-
-export interface RejectedRow {
-  /** Open time when it parsed, else null. */
-  ts: number | null;
-  reason: RejectReason;
-  /** The row as received, so the manifest says exactly what was dropped. */
-  raw: string;
-}
 
 export interface ValidatedBatch {
   /** Valid rows, ts-sorted, unique ts (duplicates keep the latest fetch: the later row in source order). */
@@ -88,7 +48,7 @@ export function checkCandle(c: Candle, barMs: number): RejectReason | null {
 
 /** Validates rows in source order: rejects invalid ones, records duplicates and out-of-order rows. */
 export function validateCandles(raw: Iterable<RawCandle>, timeframe: string): ValidatedBatch {
-  const barMs = timeframeMs(timeframe);
+  const barMs = barMsOf(timeframe);
   const byTs = new Map<number, Candle>();
   const rejected: RejectedRow[] = [];
   const duplicates = new Set<number>();

@@ -10,23 +10,18 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monthBounds, monthOf, timeframeMs, type Candle, type RejectReason, type ValidatedBatch } from './candle';
+import { barMsOf } from '../../contracts/domain';
+import { monthBounds, monthOf, type Candle, type RejectReason, type ValidatedBatch } from './candle';
 import { queryRows, sqlString, withDuck, type Duck } from '../platform/duckdb';
 import { layout, type Series } from '../platform/layout';
 import { sha256Of, type ArtifactStore, type ObjectRef } from '../platform/store';
+import type { Gap } from '../../contracts/types';
+export type { Gap };
 
 export interface PartitionRef {
   key: string;
   sha256: string;
   rows: number;
-}
-
-export interface Gap {
-  /** First missing open time. */
-  from: number;
-  /** Last missing open time. */
-  to: number;
-  bars: number;
 }
 
 /**
@@ -170,7 +165,7 @@ export interface MergeOptions {
 
 /** Merges a validated batch into the series' partitions and manifest; puts only what changed. */
 export async function mergeIntoLake(store: ArtifactStore, series: Series, batch: ValidatedBatch, opts: MergeOptions): Promise<MergeResult> {
-  const barMs = timeframeMs(series.timeframe);
+  const barMs = barMsOf(series.timeframe);
   const { manifest: before, ref: beforeRef } = await readManifest(store, series);
   const partitions: Record<string, PartitionRef> = { ...before.partitions };
   const months = [...new Set(batch.rows.map((r) => monthOf(r.ts)))].sort();

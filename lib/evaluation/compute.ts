@@ -4,7 +4,7 @@
  * hard rows (a sequence model after a gap) cannot look better for it.
  */
 import { dieboldMariano, forecastMetrics, qlikeLosses, type DieboldMariano, type ForecastMetrics, type RegimeThresholds } from '../metrics';
-import { BASELINE_KINDS } from './horizon';
+import { BASELINE_KINDS, isBaselineKind } from '../../contracts/domain';
 import type { EvalFold, FoldParity, LeaderboardRow, MetricsDocument, ModelReport, ModelRole } from './types';
 
 export interface PredictionRow {
@@ -116,7 +116,7 @@ export function computeMetrics(input: ComputeInput): Omit<MetricsDocument, 'runI
     return validation.length ? validation.reduce((acc, i) => acc + l[i]!, 0) / validation.length : Number.NaN;
   };
   const bestBaselineSpec = input.models
-    .filter((m) => (BASELINE_KINDS as readonly string[]).includes(m.kind) && m.role !== 'champion' && Number.isFinite(validationLoss(m.name)))
+    .filter((m) => isBaselineKind(m.kind) && m.role !== 'champion' && Number.isFinite(validationLoss(m.name)))
     .sort((a, b) => validationLoss(a.name) - validationLoss(b.name) || a.name.localeCompare(b.name))[0];
   const bestBaselineName = bestBaselineSpec?.name ?? null;
 

@@ -9,14 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { qlike, VARIANCE_FLOOR } from '../metrics/loss';
-
-export type EnsembleMethod = 'equal' | 'qlike';
-
-export interface EnsembleSpec {
-  name: string;
-  method: EnsembleMethod;
-  members: string[];
-}
+import type { EnsembleMethod, EnsembleSpec } from '../../contracts/types';
+export type { EnsembleMethod, EnsembleSpec };
 
 /** The share of a fold's training window, at its end, that QLIKE weights are fit on. */
 export const VALIDATION_SHARE = 0.2;

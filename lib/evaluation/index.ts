@@ -1,4 +1,4 @@
 export { evaluateRun, type Beat } from './run';
 export { computeMetrics, DEFINITIONS } from './compute';
-export { barMs, horizonBars, BASELINE_KINDS, isBaselineKind, EvaluationInputError } from './horizon';
+export { EvaluationInputError } from '../platform/errors';
 export * from './types';

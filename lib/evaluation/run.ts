@@ -13,7 +13,8 @@ import { checkParity, scoreModel } from '../scoring';
 import { readCard, writeParity } from '../scoring/cards';
 import type { ArtifactStore } from '../platform/store';
 import { commonRows, computeMetrics, type ModelPredictions } from './compute';
-import { barMs, EvaluationInputError, horizonBars, isBaselineKind } from './horizon';
+import { barMsOf, horizonBarsOf, isBaselineKind } from '../../contracts/domain';
+import { EvaluationInputError } from '../platform/errors';
 import { writeOosParquet, type OosRow } from './oos';
 import { buildReport } from './report';
 import { combineVol, ensembleModelId, ensembleQlike, fitQlikeWeights, VALIDATION_SHARE } from './ensemble';
@@ -67,8 +68,8 @@ async function readActual(featuresPath: string, target: string): Promise<Map<num
 
 export async function evaluateRun(store: ArtifactStore, input: EvaluateInput, beat: Beat = () => {}): Promise<EvaluateResult> {
   const jobs = validate(input);
-  const bar = barMs(input.series.timeframe);
-  const horizon = horizonBars(input.target, input.series.timeframe);
+  const bar = barMsOf(input.series.timeframe);
+  const horizon = horizonBarsOf(input.target);
   const featuresPath = await store.getFile(input.featuresRef);
   const actual = await readActual(featuresPath, input.target);
   const windows = new Map(input.folds.map((f) => [f.fold, f.test]));
@@ -167,7 +168,7 @@ async function buildEnsembles(
       if (spec.method === 'qlike') {
         if (!fold.train) throw new EvaluationInputError(`ensemble ${spec.name}: fold ${fold.fold} has no training window to fit weights on`);
         const len = fold.train.endTs - fold.train.startTs;
-        const bar = barMs(input.series.timeframe);
+        const bar = barMsOf(input.series.timeframe);
         const win = { startTs: fold.train.endTs - Math.floor((len * VALIDATION_SHARE) / bar) * bar, endTs: fold.train.endTs };
         beat({ stage: 'ensemble', ensemble: spec.name, fold: fold.fold });
         const vals: Map<number, number>[] = [];

@@ -3,55 +3,8 @@ import type { Series } from '../platform/layout';
 import type { ForecastMetrics, DieboldMariano, RegimeThresholds } from '../metrics';
 import type { ObjectRef } from '../platform/store';
 import type { EnsembleMethod, EnsembleSpec } from './ensemble';
-
-export interface TestWindow {
-  /** startTs <= ts < endTs, ms */
-  startTs: number;
-  endTs: number;
-}
-
-export interface EvalFold {
-  fold: number;
-  test: TestWindow;
-  /** The fold's training window; ensembles fit their weights on its last part. */
-  train?: TestWindow;
-}
-
-/** One fitted artifact (a FitResult of the train workflow) for one model on one fold. */
-export interface EvalModel {
-  /** The model spec's name, the same on every fold (e.g. "har_rv", "lightgbm_default"). */
-  name: string;
-  kind: string;
-  fold: number;
-  modelId: string;
-  modelRef: ObjectRef;
-  cardRef: ObjectRef;
-}
-
-/**
- * The current champion, for the Diebold-Mariano test against it. Either the name of one of the run's
- * models (the champion's spec refit on every fold, the usual case), or its own per-fold artifacts,
- * each fit on that fold's training window (they join the leaderboard as "champion:<name>").
- */
-export interface EvalChampion {
-  name: string;
-  models?: Omit<EvalModel, 'name'>[];
-}
-
-export interface EvaluateInput {
-  runId: string;
-  series: Series;
-  target: string;
-  featuresRef: ObjectRef;
-  folds: EvalFold[];
-  models: EvalModel[];
-  champion?: EvalChampion | null;
-  /** Volatility thresholds (lib/features/regime.ts fitRegimeThresholds) for the regime metrics. */
-  regimeThresholds?: RegimeThresholds | null;
-  /** Ensembles over the run's models (lib/evaluation/ensemble.ts), judged like every model. */
-  ensembles?: EnsembleSpec[];
-  featureSetId?: string;
-}
+import type { TestWindow, EvalFold, EvalModel, EvalChampion, EvaluateInput, ModelRole, LeaderboardRow, EvaluateResult } from '../../contracts/types';
+export type { TestWindow, EvalFold, EvalModel, EvalChampion, EvaluateInput, ModelRole, LeaderboardRow, EvaluateResult };
 
 export interface EnsembleMember {
   name: string;
@@ -74,26 +27,6 @@ export interface EnsembleCard {
   members: EnsembleMember[];
   validation: { startTs: number; endTs: number; rows: number; qlike: number } | null;
   parity: { passed: boolean; reason: string | null };
-}
-
-/** By kind; 'champion' only for the champion's own artifacts (EvalChampion.models). */
-export type ModelRole = 'baseline' | 'challenger' | 'champion';
-
-export interface LeaderboardRow {
-  rank: number;
-  model: string;
-  kind: string;
-  role: ModelRole;
-  rows: number;
-  qlike: number;
-  rmse: number;
-  r2: number;
-  /** Two-sided DM p-value vs HAR-RV (null for HAR-RV itself or without one); negative stat = better. */
-  dmVsHarRv: { statistic: number | null; pValue: number | null } | null;
-  dmVsChampion: { statistic: number | null; pValue: number | null } | null;
-  /** Two-sided DM p-value vs the best baseline (a promotion gate). */
-  dmVsBestBaseline: { statistic: number | null; pValue: number | null } | null;
-  parityPassed: boolean;
 }
 
 export interface FoldParity {
@@ -137,15 +70,3 @@ export interface MetricsDocument {
   ensembles?: { name: string; fold: number; modelId: string; weights: Record<string, number> }[];
 }
 
-export interface EvaluateResult {
-  runId: string;
-  oosRef: ObjectRef;
-  metricsRef: ObjectRef;
-  reportRef: ObjectRef;
-  leaderboard: LeaderboardRow[];
-  bestBaseline: MetricsDocument['bestBaseline'];
-  /** Ensembles built, per fold: their recorded-combination cards. */
-  ensembles: { name: string; fold: number; modelId: string; cardRef: ObjectRef; weights: Record<string, number> }[];
-  /** card.json references after parity was written into them, per model and fold. */
-  parity: { name: string; fold: number; modelId: string; cardRef: ObjectRef; passed: boolean }[];
-}

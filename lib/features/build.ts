@@ -21,6 +21,10 @@ import { queryRows, sqlString, withDuck, type Duck } from '../platform/duckdb';
 import { symbolSegment, type Series } from '../platform/layout';
 import { definitionsText, LM_WINDOW, MAX_LOOKBACK, OUTPUT_DEFINITIONS, TARGET_HORIZON } from './definitions';
 import { featuresQuery } from './sql';
+import { barMsOf } from '../../contracts/domain';
+import { FeatureInputError } from '../platform/errors';
+
+export { FeatureInputError };
 
 /** Candles before the window start a row's window may still reach through lags (ret_1, bp_term). */
 export const LAG_DEPTH = 3;
@@ -75,22 +79,9 @@ export interface BuildResult {
   mode: { kind: 'full'; reason?: string } | { kind: 'incremental'; cutoff: number; recomputed: number; copied: number };
 }
 
-export class FeatureInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ValidationError';
-  }
-}
 
 export function seriesKey(s: Series): string {
   return `${s.exchange}:${symbolSegment(s.symbol)}:${s.timeframe}`;
-}
-
-export function timeframeMs(tf: string): number {
-  const m = /^(\d+)([mhdw])$/.exec(tf);
-  if (!m) throw new FeatureInputError(`unsupported timeframe ${JSON.stringify(tf)}`);
-  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as 'm' | 'h' | 'd' | 'w'];
-  return Number(m[1]) * unit;
 }
 
 /** featureSetId: the definitions' text, the timeframe, and per series its watermark and candle count. */
@@ -126,7 +117,7 @@ export async function buildFeatureFiles(inputs: SeriesInput[], opts: BuildOption
   if (!inputs.length) throw new FeatureInputError('no series to build');
   const tfs = new Set(inputs.map((i) => i.series.timeframe));
   if (tfs.size !== 1) throw new FeatureInputError(`one timeframe per build, got ${[...tfs].join(', ')}`);
-  const barMs = timeframeMs(inputs[0]!.series.timeframe);
+  const barMs = barMsOf(inputs[0]!.series.timeframe);
   const keys = inputs.map((i) => seriesKey(i.series));
   if (new Set(keys).size !== keys.length) throw new FeatureInputError('a series is listed twice');
   await mkdir(opts.outDir, { recursive: true });

@@ -39,6 +39,7 @@
  * between order statistics, of the finite values where trainMask is true; `labelRegime(values,
  * thresholds)`: 0 = low (v ≤ q1), 1 = medium (q1 < v ≤ q2), 2 = high (v > q2), null where v is null).
  */
+import { horizonBarsOf, TARGET_NAMES } from '../../contracts/domain';
 import * as R from './reference';
 import type { Ref, RefContext } from './reference';
 
@@ -49,8 +50,8 @@ export const BENCHMARK_SYMBOL = 'BTC/USDT';
 /** Lee–Mykland: local volatility window (bars before ts, excluding ts) and significance level. */
 export const LM_WINDOW = 168;
 export const LM_ALPHA = 0.01;
-/** Bars after ts the targets read. */
-export const TARGET_HORIZON = 24;
+/** Bars after ts the targets read: the longest target horizon of the contract (target_rv_24h's window). */
+export const TARGET_HORIZON = Math.max(...TARGET_NAMES.map(horizonBarsOf));
 
 /** The stages of the SQL pipeline, in order; an expression may use columns of earlier stages only. */
 export type Stage = 'bar' | 'bar2' | 'bar3' | 'window' | 'post';

@@ -10,14 +10,9 @@
  * Typically applied to target_rv_24h (the regime of the next day) with the fold's training mask.
  */
 
-export interface RegimeThresholds {
-  q1: number;
-  q2: number;
-  /** Training values used. */
-  n: number;
-}
+import { REGIME_QUANTILES, regimeOf, type Regime, type RegimeThresholds } from '../../contracts/domain';
 
-export type Regime = 0 | 1 | 2;
+export type { Regime, RegimeThresholds };
 
 function quantileSorted(sorted: number[], p: number): number {
   const pos = p * (sorted.length - 1);
@@ -28,13 +23,13 @@ function quantileSorted(sorted: number[], p: number): number {
   return a + (b - a) * (pos - lo);
 }
 
-export function fitRegimeThresholds(values: (number | null)[], trainMask: boolean[]): RegimeThresholds {
+export function fitRegimeThresholds(values: (number | null)[], trainMask: boolean[]): RegimeThresholds & { n: number } {
   if (values.length !== trainMask.length) throw new Error(`values (${values.length}) and trainMask (${trainMask.length}) differ in length`);
   const train = values.filter((v, i): v is number => trainMask[i] === true && v !== null && Number.isFinite(v)).sort((a, b) => a - b);
   if (train.length < 3) throw new Error(`need at least 3 finite training values to fit regime thresholds, got ${train.length}`);
-  return { q1: quantileSorted(train, 1 / 3), q2: quantileSorted(train, 2 / 3), n: train.length };
+  return { q1: quantileSorted(train, REGIME_QUANTILES[0]), q2: quantileSorted(train, REGIME_QUANTILES[1]), n: train.length };
 }
 
 export function labelRegime(values: (number | null)[], t: RegimeThresholds): (Regime | null)[] {
-  return values.map((v) => (v === null || !Number.isFinite(v) ? null : v <= t.q1 ? 0 : v <= t.q2 ? 1 : 2));
+  return values.map((v) => regimeOf(v, t));
 }

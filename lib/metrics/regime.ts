@@ -2,15 +2,13 @@
  * Regime classification metrics. The regime of a volatility v with thresholds (q1, q2), fit on a
  * training window by the features stage (lib/features/regime.ts, fitRegimeThresholds), is
  *   0 = low (v ≤ q1), 1 = medium (q1 < v ≤ q2), 2 = high (v > q2)
- * — the same rule as labelRegime there. The forecast's class is the regime of the forecast volatility,
+ * — the rule of contracts/domain.json (regime), the same as labelRegime there. The forecast's class is the regime of the forecast volatility,
  * the true class the regime of the realized one.
  */
+import { regimeOf as regimeClass, type Regime, type RegimeThresholds } from '../../contracts/domain';
 import { assertPaired, MetricInputError } from './stats';
 
-export interface RegimeThresholds {
-  q1: number;
-  q2: number;
-}
+export type { RegimeThresholds };
 
 export interface RegimeMetrics {
   rows: number;
@@ -21,8 +19,11 @@ export interface RegimeMetrics {
   confusion: number[][];
 }
 
-export function regimeOf(v: number, t: RegimeThresholds): 0 | 1 | 2 {
-  return v <= t.q1 ? 0 : v <= t.q2 ? 1 : 2;
+/** The class of a finite volatility under the contract's rule (contracts/domain.json, regime). */
+export function regimeOf(v: number, t: RegimeThresholds): Regime {
+  const c = regimeClass(v, t);
+  if (c === null) throw new MetricInputError(`regime of a non-finite volatility ${v}`);
+  return c;
 }
 
 export function regimeMetrics(actualVol: readonly number[], forecastVol: readonly number[], t: RegimeThresholds): RegimeMetrics {

@@ -2,12 +2,8 @@
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import tCdf from '@stdlib/stats-base-dists-t-cdf';
 
-export class MetricInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ValidationError';
-  }
-}
+export { MetricInputError } from '../platform/errors';
+import { MetricInputError } from '../platform/errors';
 
 export function assertPaired(a: readonly number[], b: readonly number[]): void {
   if (a.length !== b.length) throw new MetricInputError(`paired series differ in length: ${a.length} vs ${b.length}`);

@@ -5,7 +5,7 @@
 import { ScheduleNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import type { VolcastConfig } from '../platform/config';
-import { resolveProtocol } from '../training/protocols';
+import { scoreInput, trainInput } from './inputs';
 
 export type ScheduleName = 'score' | 'train';
 
@@ -22,18 +22,14 @@ export interface ScheduleSpec {
 
 /** The workflow input each schedule starts with, derived from config (workflow code cannot read it). */
 export function scheduleSpecs(cfg: VolcastConfig, idPrefix = 'volcast'): ScheduleSpec[] {
-  const series = { exchange: cfg.exchanges[0]!.id, symbols: cfg.symbols, timeframe: cfg.timeframes[0]!, targets: cfg.targets };
   return (['score', 'train'] as const).map((name) => {
     const s = cfg.schedules[name];
     return {
       name,
       scheduleId: `${idPrefix}-${name}`,
       workflowType: name,
-      args: [
-        name === 'score'
-          ? { ...series, maxDataAgeMinutes: cfg.scoring.maxDataAgeMinutes }
-          : { exchange: series.exchange, symbols: series.symbols, timeframe: series.timeframe, protocol: resolveProtocol(cfg, 'scheduled') },
-      ],
+      // The workflow type by name: lib/ never imports workflow code (the CLI starts runs by reference).
+      args: [name === 'score' ? scoreInput(cfg) : trainInput(cfg, { protocol: 'scheduled' })],
       cron: s.cron,
       paused: s.paused,
       overlap: s.overlap,

@@ -7,16 +7,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { volcastConfig } from '../../temporal.config';
 import { configSchema, type VolcastConfig } from './configSchema';
+import { ConfigError } from './errors';
 import { repoRoot } from './paths';
+
+export { ConfigError };
 
 export type { VolcastConfig } from './configSchema';
 
-export class ConfigError extends Error {
-  constructor(readonly issues: { path: string; message: string }[]) {
-    super(`invalid volcast configuration:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
 
 type Env = Record<string, string | undefined>;
 

@@ -1,5 +1,6 @@
 /** The schema of volcast's configuration. Every program validates against it before doing anything. */
 import { z } from 'zod';
+import { MODEL_KIND_NAMES, TIMEFRAMES, TRAINABLE_TARGETS } from '../../contracts/domain';
 
 const hostPort = z
   .string()
@@ -8,7 +9,7 @@ const port = z.number().int().min(1).max(65535);
 const queueName = z.string().regex(/^[a-z0-9][a-z0-9.\-]*$/, 'lower-case letters, digits, "." and "-"');
 // Symbols as ccxt writes them (BTC/USDT); the layout stores them without the slash.
 const symbol = z.string().regex(/^[A-Z0-9]{2,15}\/[A-Z0-9]{2,15}$/, 'expected BASE/QUOTE, e.g. BTC/USDT');
-const timeframe = z.enum(['1m', '5m', '15m', '1h', '4h', '1d']);
+const timeframe = z.enum(TIMEFRAMES);
 // Five-field cron, as Temporal Schedules accept it.
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression');
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 30m, 1h, 2d');
@@ -20,11 +21,6 @@ const schedule = z
     catchupWindow: duration,
   })
   .strict();
-export const targetNames = ['target_gk_1h', 'target_rv_24h'] as const;
-export const modelKinds = [
-  'persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost',
-  'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net',
-] as const;
 const walkForward = z
   .object({
     firstTrainBars: z.number().int().positive(),
@@ -81,20 +77,19 @@ export const configSchema = z
         rateLimitMs: z.number().int().min(0).max(60_000).nullable(),
       })
       .strict(),
-    targets: z.array(z.enum(targetNames)).min(1),
+    targets: z.array(z.enum(TRAINABLE_TARGETS)).min(1),
     schedules: z.object({ score: schedule, train: schedule }).strict(),
     scoring: z.object({ maxDataAgeMinutes: z.number().int().positive() }).strict(),
-    walkForward,
     models: z.record(
       z.string().regex(/^[a-z][a-z0-9_]*$/, 'model names: lower-case letters, digits, _'),
-      z.object({ kind: z.enum(modelKinds), params: z.record(z.string(), z.unknown()) }).strict(),
+      z.object({ kind: z.enum(MODEL_KIND_NAMES), params: z.record(z.string(), z.unknown()) }).strict(),
     ),
     protocols: z.record(
       z.string().regex(/^[a-z][a-z0-9_]*$/),
       z
         .object({
           description: z.string(),
-          targets: z.array(z.enum(targetNames)).min(1),
+          targets: z.array(z.enum(TRAINABLE_TARGETS)).min(1),
           /** Use only the last N bars of history (null: all of it). */
           lookbackBars: z.number().int().positive().nullable(),
           walkForward,

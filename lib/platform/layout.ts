@@ -3,12 +3,10 @@
  * which rejects any segment that could escape the layout ("..", slashes, control characters).
  */
 
-export class LayoutError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LayoutError';
-  }
-}
+import { LayoutError } from './errors';
+import type { Series } from '../../contracts/activities';
+
+export { LayoutError };
 
 // A segment is one path component: letters, digits and a few separators, never "." or "..".
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._\-]{0,127}$/;
@@ -43,11 +41,7 @@ function monthSegment(month: string): string {
   return month;
 }
 
-export interface Series {
-  exchange: string;
-  symbol: string; // BTC/USDT
-  timeframe: string;
-}
+export type { Series };
 
 function seriesSegments(s: Series): [string, string][] {
   return [

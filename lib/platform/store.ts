@@ -10,32 +10,13 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'minio';
 import { requireCredentials, type VolcastConfig } from './config';
+import { IntegrityError, MissingObjectError } from './errors';
+import type { ObjectRef } from '../../contracts/activities';
 
-export interface ObjectRef {
-  bucket: string;
-  key: string;
-  sha256: string;
-  size?: number;
-}
+export { IntegrityError, MissingObjectError };
 
-/** The stored bytes do not match the reference: permanent, never worth a retry. */
-export class IntegrityError extends Error {
-  constructor(
-    readonly ref: ObjectRef,
-    readonly actual: string,
-  ) {
-    super(`object s3://${ref.bucket}/${ref.key} is corrupt: sha256 ${actual} does not match the reference ${ref.sha256}`);
-    this.name = 'IntegrityError';
-  }
-}
+export type { ObjectRef };
 
-/** The object does not exist: permanent for the reference that named it. */
-export class MissingObjectError extends Error {
-  constructor(readonly bucket: string, readonly key: string) {
-    super(`object s3://${bucket}/${key} does not exist`);
-    this.name = 'MissingObjectError';
-  }
-}
 
 export function sha256Of(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');

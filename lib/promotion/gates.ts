@@ -9,7 +9,9 @@
  * champion (recorded as such), so scoring has an honest model from the first run; any model must
  * then beat it through the full gates.
  */
-import { isBaselineKind as isBaseline } from '../evaluation/horizon';
+import { isBaselineKind as isBaseline } from '../../contracts/domain';
+import type { Decision } from '../../contracts/types';
+export type { Decision };
 
 export interface Contender {
   name: string;
@@ -25,14 +27,6 @@ export interface Contender {
 export interface GateConfig {
   minImprovement: number; // relative: 0.01 = 1% lower loss
   dmPValue: number;
-}
-
-export interface Decision {
-  promote: boolean;
-  candidate: string | null; // name
-  modelId: string | null;
-  bootstrap: boolean;
-  reasons: string[];
 }
 
 export function decidePromotion(input: {

@@ -4,26 +4,8 @@
  */
 import { layout, type Series } from '../platform/layout';
 import type { ArtifactStore, ObjectRef } from '../platform/store';
-
-export interface ChampionRecord {
-  modelId: string;
-  name: string;
-  kind: string;
-  target: string;
-  series: Series;
-  featureSetId: string;
-  modelRef: ObjectRef;
-  cardRef: ObjectRef;
-  runId: string | null;
-  decidedAt: string; // ISO time of the decision (from the workflow clock: deterministic on replay)
-  action: 'promote' | 'bootstrap' | 'manual' | 'rollback';
-  reasons: string[];
-  loss: number | null;
-  /** Regime thresholds fit on the model's training window (volatility units): low <= q1 < medium <= q2 < high. */
-  regimeThresholds?: { q1: number; q2: number } | null;
-  /** The feature definitions the model was trained on: scoring refuses features built by others. */
-  featureDefinitionsSha?: string | null;
-}
+import type { ChampionRecord } from '../../contracts/types';
+export type { ChampionRecord };
 
 /** 2026-11-21T08:15:00.000Z -> 20261121T081500000Z: sortable and a valid key segment. */
 export function historyStamp(iso: string): string {

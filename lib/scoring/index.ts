@@ -6,17 +6,13 @@ import type { ModelCard } from './modelCard';
 import { buildInputs, type TsWindow } from './inputs';
 import type { Scored } from './parity';
 import { ort, sessionFor } from './session';
+import { ModelOutputError } from '../platform/errors';
 
-export { buildInputs, FeatureInputError, type ModelInputs, type TsWindow } from './inputs';
+export { buildInputs, ModelInputError, type ModelInputs, type TsWindow } from './inputs';
 export { checkParity, PARITY_TOLERANCE, type Scored } from './parity';
 export { onnxRuntimeVersion, sessionFor } from './session';
 
-export class ModelOutputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ValidationError';
-  }
-}
+export { ModelOutputError };
 
 export interface ScoreRequest {
   /** A local file holding the model bytes (ArtifactStore.getFile verified its sha256). */

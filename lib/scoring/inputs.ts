@@ -6,6 +6,9 @@
  */
 import { queryRows, sqlString, withDuck, type Duck } from '../platform/duckdb';
 import type { CardInput } from './modelCard';
+import { ModelInputError } from '../platform/errors';
+
+export { ModelInputError };
 
 export interface TsWindow {
   /** startTs <= ts < endTs, ms (bar open time, UTC). */
@@ -22,12 +25,6 @@ export interface ModelInputs {
   dims: number[];
 }
 
-export class FeatureInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ValidationError';
-  }
-}
 
 function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
@@ -36,7 +33,7 @@ function ident(name: string): string {
 async function checkColumns(db: Duck, path: string, columns: string[]): Promise<void> {
   const have = new Set((await queryRows<{ column_name: string }>(db, `DESCRIBE SELECT * FROM read_parquet(${sqlString(path)})`)).map((r) => r.column_name));
   const missing = ['ts', ...columns].filter((c) => !have.has(c));
-  if (missing.length) throw new FeatureInputError(`feature set ${path} lacks the model input column(s) ${missing.join(', ')}`);
+  if (missing.length) throw new ModelInputError(`feature set ${path} lacks the model input column(s) ${missing.join(', ')}`);
 }
 
 /** ts and the input columns (as DOUBLE) of the window's rows plus the W − 1 rows before it. */

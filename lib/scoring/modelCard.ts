@@ -4,6 +4,7 @@
  * its parity result never drops what the trainer recorded.
  */
 import { z } from 'zod';
+import { CardValidationError } from '../platform/errors';
 
 export const cardInputSchema = z.object({
   kind: z.enum(['tabular', 'sequence']),
@@ -46,13 +47,7 @@ export const modelCardSchema = z.looseObject({
 });
 export type ModelCard = z.infer<typeof modelCardSchema>;
 
-export class CardValidationError extends Error {
-  constructor(message: string) {
-    super(message);
-    // The retry policy treats ValidationError as permanent: a malformed card never heals on retry.
-    this.name = 'ValidationError';
-  }
-}
+export { CardValidationError };
 
 export function parseCard(value: unknown, where: string): ModelCard {
   const r = modelCardSchema.safeParse(value);

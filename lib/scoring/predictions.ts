@@ -10,24 +10,8 @@ import { join } from 'node:path';
 import { queryRows, sqlString, withDuck } from '../platform/duckdb';
 import { layout, symbolSegment, type Series } from '../platform/layout';
 import type { ArtifactStore, ObjectRef } from '../platform/store';
-
-export interface PredictionRecord {
-  exchange: string;
-  symbol: string;
-  timeframe: string;
-  target: string;
-  barTs: number; // the bar the forecast is made at (its close is the forecast time)
-  value: number; // predicted volatility in the target's units
-  lower80: number | null;
-  upper80: number | null;
-  lower95: number | null;
-  upper95: number | null;
-  regime: 'low' | 'medium' | 'high' | null;
-  modelId: string;
-  modelName: string;
-  featureSetId: string;
-  dataWatermark: number; // the newest candle the features used
-}
+import type { PredictionRecord } from '../../contracts/types';
+export type { PredictionRecord };
 
 const COLUMNS: [keyof PredictionRecord, string][] = [
   ['exchange', 'VARCHAR'], ['symbol', 'VARCHAR'], ['timeframe', 'VARCHAR'], ['target', 'VARCHAR'],

@@ -2,32 +2,11 @@
  * Evaluation protocols from config, resolved into the plain object a train workflow receives
  * (workflow code cannot read config): targets, history span, walk-forward spec, model specs, seed.
  */
-import { neuralModelKinds } from '../../activities/catalog';
 import type { VolcastConfig } from '../platform/config';
 import type { EnsembleSpec } from '../evaluation/ensemble';
 import type { WalkForwardSpec } from './walkForward';
-
-export interface ModelSpec {
-  name: string;
-  kind: string;
-  params: Record<string, unknown>;
-}
-
-export interface ResolvedProtocol {
-  name: string;
-  description: string;
-  targets: string[];
-  lookbackBars: number | null;
-  walkForward: WalkForwardSpec & { folds?: number };
-  models: ModelSpec[];
-  ensembles: EnsembleSpec[];
-  seed: number;
-}
-
-/** Neural kinds are trained by PyTorch on the GPU queue (fitNeuralModel); the rest on volcast-train-cpu. */
-export function fitActivityFor(kind: string): 'fitModel' | 'fitNeuralModel' {
-  return (neuralModelKinds as readonly string[]).includes(kind) ? 'fitNeuralModel' : 'fitModel';
-}
+import type { ModelSpec, ResolvedProtocol } from '../../contracts/types';
+export type { ModelSpec, ResolvedProtocol };
 
 export function resolveProtocol(cfg: VolcastConfig, name: string, overrides: { models?: string[]; targets?: string[] } = {}): ResolvedProtocol {
   const p = cfg.protocols[name];

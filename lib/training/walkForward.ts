@@ -7,30 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 
-export { timeframeMs } from '../candles/candle';
-
-export interface WalkForwardSpec {
-  firstTrainBars: number;
-  testBars: number;
-  stepBars: number;
-  window: 'expanding' | 'rolling';
-  embargoBars: number;
-}
-
-export interface Window {
-  startTs: number; // inclusive
-  endTs: number; // exclusive
-}
-
-export interface Fold {
-  fold: number;
-  train: Window;
-  test: Window;
-  /** The last fold is the final holdout; the others are validation folds. */
-  holdout: boolean;
-}
-
-export const TARGET_HORIZON_BARS: Record<string, number> = { target_gk_1h: 1, target_rv_24h: 24 };
+import { horizonBarsOf } from '../../contracts/domain';
+import type { WalkForwardSpec, Window, Fold } from '../../contracts/types';
+export type { WalkForwardSpec, Window, Fold };
 
 /**
  * Folds over [firstTs, lastTs] (the first and last bar of the feature set). Test windows are full
@@ -38,8 +17,7 @@ export const TARGET_HORIZON_BARS: Record<string, number> = { target_gk_1h: 1, ta
  * target is known.
  */
 export function planFolds(spec: WalkForwardSpec, opts: { firstTs: number; lastTs: number; barMs: number; target: string }): Fold[] {
-  const h = TARGET_HORIZON_BARS[opts.target];
-  if (h === undefined) throw new Error(`unknown target ${opts.target}`);
+  const h = horizonBarsOf(opts.target);
   const embargo = Math.max(spec.embargoBars, h) * opts.barMs;
   // The last row with a known target is lastTs - h bars; test windows must end after it by no more than one bar.
   const lastKnownEnd = opts.lastTs - h * opts.barMs + opts.barMs;
@@ -70,8 +48,7 @@ export function planFolds(spec: WalkForwardSpec, opts: { firstTs: number; lastTs
  * training window (train on the first 170 days of the last 180, test on the last 10).
  */
 export function planTrailingFolds(spec: WalkForwardSpec & { folds: number }, opts: { firstTs: number; lastTs: number; barMs: number; target: string }): Fold[] {
-  const h = TARGET_HORIZON_BARS[opts.target];
-  if (h === undefined) throw new Error(`unknown target ${opts.target}`);
+  const h = horizonBarsOf(opts.target);
   const embargo = Math.max(spec.embargoBars, h) * opts.barMs;
   const lastKnownEnd = opts.lastTs - h * opts.barMs + opts.barMs;
   const folds: Fold[] = [];

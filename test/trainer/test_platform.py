@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from models.catalog import check_implementations, load_catalog, python_activities
+from models.contract import check_implementations, check_kinds, load_catalog, python_activities
 from models.probe import verify_probe
 from models.settings import Settings, SettingsError
 from models.store import ArtifactStore, IntegrityError, MissingObjectError, sha256_of
@@ -45,6 +45,16 @@ def test_catalog_matches_the_trainer():
     check_implementations(catalog, names)
     with pytest.raises(RuntimeError, match="rogue"):
         check_implementations(catalog, names | {"rogue"})
+
+
+def test_the_trainer_fits_exactly_the_contracts_model_kinds():
+    from models import fit
+
+    fit.check_kinds()  # what the trainer runs at start
+    with pytest.raises(RuntimeError, match=r"fitModel: missing \['garch'\]"):
+        check_kinds({"fitModel": set(fit._CPU_FITS) - {"garch"}, "fitNeuralModel": set(fit._NEURAL_FITS)})
+    with pytest.raises(RuntimeError, match=r"not in contracts/domain.json \['prophet'\]"):
+        check_kinds({"fitModel": set(fit._CPU_FITS) | {"prophet"}, "fitNeuralModel": set(fit._NEURAL_FITS)})
 
 
 def test_store_round_trip_and_cache(store: ArtifactStore):

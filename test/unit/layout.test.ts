@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LayoutError, layout, objectKey, symbolFromSegment, symbolSegment } from '../lib/platform/layout';
+import { LayoutError, layout, objectKey, symbolFromSegment, symbolSegment } from '../../lib/platform/layout';
 
 const btc = { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h' };
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { combineVol, ensembleModelId, ensembleQlike, fitQlikeWeights } from '../lib/evaluation/ensemble';
+import { combineVol, ensembleModelId, ensembleQlike, fitQlikeWeights } from '../../lib/evaluation/ensemble';
 
 // Deterministic pseudo-random series (no Math.random: reproducible).
 function lcg(seed: number): () => number {

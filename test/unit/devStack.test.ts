@@ -6,9 +6,9 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { up } from '../infra/devStack';
-import { loadConfig } from '../lib/platform/config';
-import { repoRoot } from '../lib/platform/paths';
+import { up } from '../../infra/devStack';
+import { loadConfig } from '../../lib/platform/config';
+import { repoRoot } from '../../lib/platform/paths';
 
 function listen(): Promise<{ server: Server; port: number }> {
   return new Promise((resolve) => {

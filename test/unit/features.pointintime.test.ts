@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { join } from 'node:path';
-import { buildFeatureFiles, type BuildResult, type SeriesInput } from '../lib/features/build';
-import { FEATURE_COLUMNS, MAX_LOOKBACK, TARGET_COLUMNS, TARGET_HORIZON } from '../lib/features/definitions';
-import { candleInputs, H, readRows, tempDir, type Row } from './featureFixtures';
+import { buildFeatureFiles, type BuildResult, type SeriesInput } from '../../lib/features/build';
+import { FEATURE_COLUMNS, MAX_LOOKBACK, TARGET_COLUMNS, TARGET_HORIZON } from '../../lib/features/definitions';
+import { candleInputs, H, readRows, tempDir, type Row } from '../featureFixtures';
 
 const FROM = '2020-01-01T00:00:00Z';
 const TO = '2020-04-01T00:00:00Z';

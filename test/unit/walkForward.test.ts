@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { modelIdFor, planFolds, planTrailingFolds } from '../lib/training/walkForward';
+import { modelIdFor, planFolds, planTrailingFolds } from '../../lib/training/walkForward';
 
 const H = 3_600_000;
 const t0 = Date.UTC(2024, 0, 1);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decidePromotion, type Contender } from '../lib/promotion/gates';
+import { decidePromotion, type Contender } from '../../lib/promotion/gates';
 
 const gates = { minImprovement: 0.01, dmPValue: 0.1 };
 const c = (name: string, kind: string, loss: number, extra: Partial<Contender> = {}): Contender => ({

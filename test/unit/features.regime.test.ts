@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fitRegimeThresholds, labelRegime } from '../lib/features/regime';
+import { fitRegimeThresholds, labelRegime } from '../../lib/features/regime';
 
 describe('regime thresholds (fit on the training window only)', () => {
   it('uses only the masked values and interpolates like numpy.quantile', () => {

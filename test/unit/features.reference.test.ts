@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { join } from 'node:path';
-import { buildFeatureFiles, OUTPUT_COLUMNS, type BuildResult } from '../lib/features/build';
-import { OUTPUT_DEFINITIONS } from '../lib/features/definitions';
-import type { RefContext, RefSeries } from '../lib/features/reference';
-import { candleInputs, close, H, readRows, refSeries, tempDir, type Row } from './featureFixtures';
+import { buildFeatureFiles, OUTPUT_COLUMNS, type BuildResult } from '../../lib/features/build';
+import { OUTPUT_DEFINITIONS } from '../../lib/features/definitions';
+import type { RefContext, RefSeries } from '../../lib/features/reference';
+import { candleInputs, close, H, readRows, refSeries, tempDir, type Row } from '../featureFixtures';
 
 const FROM = '2020-01-15T00:00:00Z';
 const TO = '2020-03-15T00:00:00Z';

@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, parseConfig } from '../lib/platform/config';
-import { volcastConfig } from '../temporal.config';
+import { ConfigError, loadConfig, parseConfig } from '../../lib/platform/config';
+import { volcastConfig } from '../../temporal.config';
 
 const noEnv = {};
 
@@ -63,11 +63,11 @@ describe('config', () => {
     bad.symbols = ['BTC/USDT', 'btcusdt'];
     bad.timeframes = ['7m'];
     bad.schedules.score.cron = 'every hour';
-    bad.walkForward.testBars = 0;
+    bad.protocols.a.walkForward.testBars = 0;
     bad.taskQueues.gpu = 'volcast-cpu';
     bad.surprise = true;
     const paths = issuePaths(() => parseConfig(bad));
-    for (const p of ['symbols.1', 'timeframes.0', 'schedules.score.cron', 'walkForward.testBars', '(root)']) {
+    for (const p of ['symbols.1', 'timeframes.0', 'schedules.score.cron', 'protocols.a.walkForward.testBars', '(root)']) {
       assert.ok(paths.includes(p), `missing ${p} in ${paths.join(', ')}`);
     }
     const dup = structuredClone(volcastConfig) as unknown as Record<string, any>;

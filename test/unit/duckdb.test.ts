@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
+import { queryRows, sqlString, withDuck } from '../../lib/platform/duckdb';
 
 describe('duckdb helper', () => {
   it('writes and reads Parquet through real DuckDB, quoting paths safely', async () => {

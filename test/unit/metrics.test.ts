@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dieboldMariano, dmLag, forecastMetrics, neweyWestVariance, qlikeLosses, qlikeTerm } from '../lib/metrics';
-import { runPythonJson } from './fixtures/python';
-import { gaussian, rng, volSeries } from './fixtures/series';
+import { dieboldMariano, dmLag, forecastMetrics, neweyWestVariance, qlikeLosses, qlikeTerm } from '../../lib/metrics';
+import { runPythonJson } from '../fixtures/python';
+import { gaussian, rng, volSeries } from '../fixtures/series';
 
 interface Case {
   actual: number[];

@@ -1,0 +1,80 @@
+/**
+ * The activity contract: every activity's task-queue role, language, timeouts and retry policy
+ * (contracts/activities.json) and the types of its input and result, in one place. Workflows call
+ * activities only through workflows/proxies.ts, which reads the options from here; each worker
+ * refuses to start if its implementations differ from the catalog. Pure: workflow code imports it.
+ */
+import catalogJson from './activities.json';
+import type { QueueRole } from '../temporal.config';
+import type {
+  BuildFeaturesInput, BuildFeaturesResult, ChampionRecord, EvaluateInput, EvaluateResult, FitInput, FitResult, IngestInput, IngestResult, PlanTrainingInput,
+  PromoteInput, PromoteResult, ScoreLatestInput, ScoreLatestResult, Series, TrainingPlan, VerifyProbeInput, VerifyProbeResult, WriteProbeInput, WriteProbeResult,
+} from './types';
+
+export type * from './types';
+
+export type Language = 'typescript' | 'python';
+export type RetryPolicyName = keyof typeof catalogJson.retryPolicies;
+export interface CatalogEntry {
+  queue: QueueRole;
+  language: Language;
+  /** Temporal duration strings. */
+  startToClose: string;
+  /** null: the activity is short and does not heartbeat. */
+  heartbeat: string | null;
+  retry: RetryPolicyName;
+}
+export interface RetryPolicySpec {
+  initialInterval: string;
+  backoffCoefficient: number;
+  maximumInterval: string;
+  maximumAttempts: number;
+}
+
+export type ActivityName = keyof Activities;
+// Compile-time: the JSON declares every activity of the interfaces (the workers check the rest at start).
+const declared: Record<ActivityName, unknown> = catalogJson.activities;
+export const catalog = declared as Record<ActivityName, CatalogEntry>;
+export const retryPolicies = catalogJson.retryPolicies as Record<RetryPolicyName, RetryPolicySpec>;
+export const ACTIVITY_NAMES = Object.keys(catalog).sort() as ActivityName[];
+
+export function activitiesFor(language: Language, queue?: QueueRole): ActivityName[] {
+  return ACTIVITY_NAMES.filter((n) => catalog[n].language === language && (queue === undefined || catalog[n].queue === queue));
+}
+
+/** Fails when the implementations a worker registers differ from what the catalog declares. */
+export function checkImplementations(language: Language, implemented: string[]): void {
+  const declared: string[] = activitiesFor(language);
+  const missing = declared.filter((n) => !implemented.includes(n));
+  const extra = implemented.filter((n) => !declared.includes(n));
+  if (missing.length || extra.length) {
+    throw new Error(
+      `activity catalog mismatch for ${language}: missing implementations [${missing.join(', ')}], not in contracts/activities.json [${extra.join(', ')}]`,
+    );
+  }
+}
+
+/** The activities of the TypeScript worker (catalog language "typescript"; test/catalog.test.ts checks). */
+export interface TsActivities {
+  writeProbe(input: WriteProbeInput): Promise<WriteProbeResult>;
+  ingest(input: IngestInput): Promise<IngestResult>;
+  buildFeatures(input: BuildFeaturesInput): Promise<BuildFeaturesResult>;
+  planTraining(input: PlanTrainingInput): Promise<TrainingPlan>;
+  evaluate(input: EvaluateInput): Promise<EvaluateResult>;
+  getChampion(input: { series: Series; target: string }): Promise<ChampionRecord | null>;
+  dataQualityFlags(input: { series: Series }): Promise<string[]>;
+  promote(input: PromoteInput & { unresolvedDataFlags: string[] }): Promise<PromoteResult>;
+  scoreLatest(input: ScoreLatestInput): Promise<ScoreLatestResult>;
+}
+
+/** The activities of the Python trainer (workers/trainer.py; catalog language "python"). */
+export interface PythonActivities {
+  verifyProbe(input: VerifyProbeInput): Promise<VerifyProbeResult>;
+  /** Statistical and tree models, on the train-cpu queue. */
+  fitModel(input: FitInput): Promise<FitResult>;
+  /** Neural models, on the gpu queue. */
+  fitNeuralModel(input: FitInput): Promise<FitResult>;
+}
+
+/** Every activity of volcast, by name: what workflows may call (through workflows/proxies.ts). */
+export type Activities = TsActivities & PythonActivities;
