@@ -73,8 +73,10 @@ export const volcastConfig = {
     score: { cron: '5 * * * *', paused: false, overlap: 'SKIP', catchupWindow: '1h' },
     train: { cron: '30 0 * * *', paused: false, overlap: 'SKIP', catchupWindow: '6h' },
   },
-  // A forecast from data older than this fails clearly instead of pretending to be current.
-  scoring: { maxDataAgeMinutes: 120 },
+  // A forecast from data older than this fails clearly instead of pretending to be current. The
+  // bar that just closed may reach the exchange's API a little late: scoring re-ingests every 30 s
+  // for up to 10 minutes before it gives up on that bar (the next hourly run scores the next one).
+  scoring: { maxDataAgeMinutes: 120, lateBarWaitMinutes: 10, lateBarRetrySeconds: 30 },
   // Every model the protocols may use: kind and hyper-parameters (the trainer fills in its defaults).
   models: {
     persistence: { kind: 'persistence', params: {} },
@@ -100,12 +102,14 @@ export const volcastConfig = {
     },
   },
   protocols: {
-    // (a) The seed's protocol: the last 180 days, train on the first 170, test on the last 10, next-bar GK volatility.
+    // (a) The seed's protocol: its holdout is the seed's split (train on 170 days, test the last 10),
+    // next-bar GK volatility; two 10-day validation folds before it (each with its own 170 days of
+    // training) choose the challenger and the best baseline, so choosing and judging use other rows.
     a: {
-      description: "seed protocol: last 180 days, train 170 days, test 10 days, next-bar Garman-Klass volatility",
+      description: 'seed protocol: holdout = train 170 days, test the last 10; two 10-day validation folds before it; next-bar Garman-Klass volatility',
       targets: ['target_gk_1h'],
-      lookbackBars: 180 * 24,
-      walkForward: { firstTrainBars: 170 * 24, testBars: 240, stepBars: 240, window: 'rolling', embargoBars: 0, folds: 1 },
+      lookbackBars: 200 * 24,
+      walkForward: { firstTrainBars: 170 * 24, testBars: 240, stepBars: 240, window: 'rolling', embargoBars: 0, folds: 3 },
       models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'],
       ensembles: [...ENSEMBLES],
       seed: 7,
@@ -122,20 +126,25 @@ export const volcastConfig = {
       ensembles: [...ENSEMBLES],
       seed: 7,
     },
-    // What the daily schedule (and the main job) runs: protocol (a)'s split on both targets.
+    // What the daily schedule (and the main job) runs: protocol (a)'s folds on both targets.
     scheduled: {
-      description: 'daily retraining: last 180 days, train 170, test the last 10, both targets',
+      description: 'daily retraining: two 10-day validation folds and a 10-day holdout, each trained on the 170 days before it; both targets',
       targets: ['target_gk_1h', 'target_rv_24h'],
-      lookbackBars: 180 * 24,
-      walkForward: { firstTrainBars: 170 * 24, testBars: 240, stepBars: 240, window: 'rolling', embargoBars: 0, folds: 1 },
+      lookbackBars: 200 * 24,
+      walkForward: { firstTrainBars: 170 * 24, testBars: 240, stepBars: 240, window: 'rolling', embargoBars: 0, folds: 3 },
       models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'],
       ensembles: [...ENSEMBLES],
       seed: 7,
     },
   },
+  // The gates (docs/lifecycle.md; calibrated by simulation in test/unit/gateCalibration.test.ts):
+  // a challenger must lower the holdout QLIKE by 1%, with a one-sided HLN Diebold-Mariano p below
+  // 0.05 against the incumbent and the best baseline, and Hansen's SPA p below 0.05 over every
+  // eligible candidate (it was chosen as the best of several).
   promotion: {
     primaryLoss: 'qlike',
     minImprovement: 0.01,
-    dmPValue: 0.1,
+    dmPValue: 0.05,
+    spaPValue: 0.05,
   },
 } satisfies VolcastConfigInput;

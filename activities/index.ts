@@ -10,6 +10,7 @@ import { featureActivities } from './features';
 import { probeActivities } from './probe';
 import { scoreActivities } from './score';
 import { trainingActivities } from './training';
+import { promotionActivities } from './promotion';
 
 export function createActivities(store: ArtifactStore, cfg: VolcastConfig = loadConfig()): TsActivities {
   return {
@@ -17,7 +18,8 @@ export function createActivities(store: ArtifactStore, cfg: VolcastConfig = load
     ...evaluateActivities(store),
     ...ingestActivities(store, cfg),
     ...featureActivities(store),
-    ...trainingActivities(store, cfg),
+    ...trainingActivities(store),
+    ...promotionActivities(store),
     ...scoreActivities(store),
   };
 }

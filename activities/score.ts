@@ -4,7 +4,7 @@
  * Permanent failures say what is wrong: no champion, stale data, features built by other
  * definitions than the champion's, an unscorable newest bar.
  */
-import { FeatureMismatchError, ModelInputError, NoChampionError, StaleDataError } from '../lib/platform/errors';
+import { FeatureMismatchError, FutureBarError, LateBarError, ModelInputError, NoChampionError, StaleDataError } from '../lib/platform/errors';
 import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import { combineVol } from '../lib/evaluation/ensemble';
 import type { EnsembleCard } from '../lib/evaluation/types';
@@ -30,14 +30,25 @@ export function scoreActivities(store: ArtifactStore) {
       if (champion.featureDefinitionsSha && champion.featureDefinitionsSha !== input.featureDefinitionsSha) {
         throw new FeatureMismatchError(`the champion ${champion.modelId} of ${name} was trained on other feature definitions (${champion.featureDefinitionsSha.slice(0, 12)}, now ${input.featureDefinitionsSha.slice(0, 12)}): retrain before scoring`);
       }
+      const universe = champion.featureUniverse;
+      if (universe && universe.join() !== [...input.featureUniverse].sort().join()) {
+        throw new FeatureMismatchError(`the champion ${champion.modelId} of ${name} was trained on cross-asset features over ${universe.join(', ')}; this scoring run built ${[...input.featureUniverse].sort().join(', ')}: score the same symbols together (config symbols) or retrain`);
+      }
       const featuresPath = await store.getFile(input.featuresRef);
       const [newest] = await withDuck((db) => queryRows<{ ts: bigint | null }>(db, `SELECT max(ts) AS ts FROM read_parquet(${sqlString(featuresPath)})`));
       if (newest?.ts == null) throw new StaleDataError(`no feature rows for ${name}`);
       const barTs = Number(newest.ts);
-      const closedAt = barTs + barMsOf(series.timeframe);
-      const ageMin = (input.asOf - closedAt) / 60_000;
-      if (ageMin > input.maxDataAgeMinutes) {
-        throw new StaleDataError(`data for ${name} is stale: the newest closed bar ${new Date(barTs).toISOString()} closed ${ageMin.toFixed(0)} minutes before ${new Date(input.asOf).toISOString()} (limit ${input.maxDataAgeMinutes}); check ingest`);
+      const iso = (t: number) => new Date(t).toISOString();
+      const bar = barMsOf(series.timeframe);
+      if (barTs > input.expectedBarTs) {
+        throw new FutureBarError(`the data of ${name} holds the bar ${iso(barTs)}, which had not closed at ${iso(input.asOf)} (it closes at ${iso(barTs + bar)}): check the clock of the run and of the source`);
+      }
+      if (barTs < input.expectedBarTs) {
+        const ageMin = (input.asOf - (barTs + bar)) / 60_000;
+        if (ageMin > input.maxDataAgeMinutes) {
+          throw new StaleDataError(`data for ${name} is stale: the newest closed bar ${iso(barTs)} closed ${ageMin.toFixed(0)} minutes before ${iso(input.asOf)} (limit ${input.maxDataAgeMinutes}); check ingest`);
+        }
+        throw new LateBarError(`the bar ${iso(input.expectedBarTs)} of ${name}, closed at ${iso(input.expectedBarTs + bar)}, is not in the data at ${iso(input.asOf)} (the newest is ${iso(barTs)}): the exchange has not published it; the next run scores the next bar`);
       }
       const window = { startTs: barTs, endTs: barTs + 1 };
       const scoreOne = async (modelRef: ObjectRef, cardRef: ObjectRef, what: string) => {

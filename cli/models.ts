@@ -3,7 +3,9 @@ import { TRAINABLE_TARGETS } from '../contracts/domain';
 import { seriesOf } from '../lib/orchestration/inputs';
 import { loadConfigOrExit } from '../lib/platform/config';
 import { layout, type Series } from '../lib/platform/layout';
-import { listChampions, readChampion, rollbackChampion, setChampion } from '../lib/promotion/registry';
+import { listChampions, readChampion, rollbackChampion } from '../lib/promotion/registry';
+import { promoteByHand } from '../lib/promotion/manual';
+import { definitionsSha } from '../lib/features/build';
 import { ArtifactStore } from '../lib/platform/store';
 
 interface SeriesOpts {
@@ -31,9 +33,15 @@ export function registerModels(program: Command): void {
       const store = new ArtifactStore(loadConfigOrExit());
       const champions = await listChampions(store);
       if (!champions.length) console.log('no champions yet: run a training (`volcast demo` or `volcast train`)');
-      for (const c of champions) {
+      for (const row of champions) {
+        if (!row.ok) {
+          console.log(`${row.key}: UNREADABLE: ${row.error}`);
+          continue;
+        }
+        const c = row.record;
+        const trained = c.trainEndTs ? `  trained to ${new Date(c.trainEndTs).toISOString().slice(0, 16)}Z` : '';
         console.log(
-          `${c.series.exchange} ${c.series.symbol} ${c.series.timeframe} ${c.target.padEnd(14)} ${c.name.padEnd(12)} ${c.modelId}  ${c.action} ${c.decidedAt}${c.loss != null ? `  loss ${c.loss.toPrecision(5)}` : ''}`,
+          `${c.series.exchange} ${c.series.symbol} ${c.series.timeframe} ${c.target.padEnd(14)} ${c.name.padEnd(12)} ${c.modelId}  ${c.action} ${c.decidedAt}${trained}${c.loss != null ? `  holdout QLIKE ${c.loss.toPrecision(5)}` : ''}`,
         );
       }
       if (opts.all) {
@@ -59,22 +67,14 @@ export function registerModels(program: Command): void {
       if (card.trainerPredictions) card.trainerPredictions = `(${(card.trainerPredictions as { ts: unknown[] }).ts.length} rows)`;
       console.log(JSON.stringify(card, null, 2));
     });
-  withSeriesOptions(cmd.command('promote <modelId>').description('make a model the champion by hand (it must have passed ONNX parity)'))
+  withSeriesOptions(cmd.command('promote <modelId>').description('make a model (or recorded ensemble) the champion by hand: its card must be of that series and target, on the current feature definitions, with ONNX parity passed'))
     .option('--reason <text>', 'why', 'manual promotion from the CLI')
     .action(async (modelId: string, opts: SeriesOpts & { reason: string }) => {
       const cfg = loadConfigOrExit();
       const store = new ArtifactStore(cfg);
-      const cardRef = await store.head(layout.model(modelId, 'card.json'));
-      const modelRef = await store.head(layout.model(modelId, 'model.onnx'));
-      if (!cardRef || !modelRef) throw new Error(`no model ${modelId} in s3://${store.bucket}/models/`);
-      const card = await store.getJson<{ name: string; kind: string; target: string; featureSetId: string; parity?: { passed: boolean } | null }>(cardRef);
-      if (card.target !== opts.target) throw new Error(`model ${modelId} predicts ${card.target}, not ${opts.target}`);
-      if (!card.parity?.passed) throw new Error(`model ${modelId} has not passed ONNX parity (${card.parity ? 'failed' : 'never checked'}): it cannot be promoted`);
       const series = seriesOf(cfg, opts.symbol, opts);
-      await setChampion(store, {
-        modelId, name: card.name, kind: card.kind, target: card.target, series, featureSetId: card.featureSetId,
-        modelRef, cardRef, runId: null, decidedAt: new Date().toISOString(), action: 'manual', reasons: [opts.reason], loss: null,
-      });
+      const record = await promoteByHand(store, { modelId, series, target: opts.target, definitionsSha: definitionsSha(), reason: opts.reason, decidedAt: new Date().toISOString() });
+      const card = { name: record.name };
       console.log(`${modelId} (${card.name}) is now the champion for ${series.symbol} ${series.timeframe} ${opts.target}`);
     });
   withSeriesOptions(cmd.command('rollback').description('restore the previous champion'))

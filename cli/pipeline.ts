@@ -14,19 +14,23 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
+const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
+
 export function formatLeaderboard(r: TrainSeriesResult): string {
-  const lines = [`${r.series.symbol} ${r.target} — ${r.folds} fold(s), run ${r.runId}`];
-  lines.push(`  ${pad('#', 3)}${pad('model', 14)}${pad('kind', 13)}${pad('QLIKE', 10)}${pad('RMSE', 11)}${pad('R²', 8)}${pad('DM p vs best base', 18)}parity`);
+  const lines = [`${r.series.symbol} ${r.target} — ${r.folds} fold(s) (the last is the holdout), run ${r.runId}`];
+  lines.push(`  ${pad('#', 3)}${pad('model', 16)}${pad('kind', 13)}${pad('valid QLIKE', 12)}${pad('hold QLIKE', 12)}${pad('R²', 8)}${pad('DM p vs inc.', 13)}${pad('vs best base', 13)}folds`);
   for (const row of r.leaderboard) {
-    const dm = row.dmVsBestBaseline?.pValue;
+    const p = (x: { pValue: number | null } | null) => (x?.pValue == null ? '-' : x.pValue.toFixed(3));
+    const status = row.complete ? 'ok' : `FAILED ${row.failedFolds.map((f) => `#${f.fold} ${f.reason}`).join('; ')}`;
     lines.push(
-      `  ${pad(String(row.rank), 3)}${pad(row.model, 14)}${pad(row.kind, 13)}${pad(row.qlike.toFixed(4), 10)}${pad(row.rmse.toExponential(2), 11)}${pad(row.r2.toFixed(3), 8)}${pad(dm == null ? '-' : dm.toFixed(3), 18)}${row.parityPassed ? 'ok' : 'FAILED'}`,
+      `  ${pad(String(row.rank), 3)}${pad(row.model + (row.role === 'incumbent' ? '*' : ''), 16)}${pad(row.kind, 13)}${pad(fmt(row.validationQlike), 12)}${pad(fmt(row.holdoutQlike), 12)}${pad(fmt(row.r2, 3), 8)}${pad(p(row.dmVsIncumbent), 13)}${pad(p(row.dmVsBestBaseline), 13)}${status}`,
     );
   }
-  if (r.bestBaseline) lines.push(`  best baseline: ${r.bestBaseline.model}`);
-  if (r.failures.length) lines.push(`  failed fits (excluded): ${r.failures.map((f) => `${f.name}#${f.fold} ${f.error}`).join('; ')}`);
+  if (r.leaderboard.some((x) => x.role === 'incumbent')) lines.push('  * the incumbent: the champion\'s spec refitted on these folds');
+  if (r.bestBaseline) lines.push(`  best baseline (validation): ${r.bestBaseline.model}`);
+  if (r.failureCount) lines.push(`  failed fits: ${r.failureCount}${r.failureCount > r.failures.length ? ` (first ${r.failures.length})` : ''}: ${r.failures.map((f) => `${f.name}#${f.fold ?? 'serving'} ${f.error}`).join('; ')}`);
   if (r.decision) {
-    lines.push(`  promotion: ${r.decision.promote ? `${r.decision.candidate} promoted${r.decision.bootstrap ? ' (first champion: best baseline)' : ''}` : 'no change'}`);
+    lines.push(`  decision: ${r.decision.outcome}${r.decision.spec ? ` ${r.decision.spec}` : ''}; serving: ${r.serving?.action ?? '-'}${r.serving?.modelId ? ` ${r.serving.modelId}` : ''}${r.serving?.trainEndTs ? ` (trained to ${new Date(r.serving.trainEndTs).toISOString().slice(0, 16)}Z)` : ''}`);
     for (const why of r.decision.reasons) lines.push(`    - ${why}`);
   }
   lines.push(`  report: s3://…/${r.reportKey}`);

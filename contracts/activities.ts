@@ -7,8 +7,9 @@
 import catalogJson from './activities.json';
 import type { QueueRole } from '../temporal.config';
 import type {
-  BuildFeaturesInput, BuildFeaturesResult, ChampionRecord, EvaluateInput, EvaluateResult, FitInput, FitResult, IngestInput, IngestResult, PlanTrainingInput,
-  PromoteInput, PromoteResult, ScoreLatestInput, ScoreLatestResult, Series, TrainingPlan, VerifyProbeInput, VerifyProbeResult, WriteProbeInput, WriteProbeResult,
+  BuildFeaturesInput, BuildFeaturesResult, ChampionRecord, CommitServingInput, CommitServingResult, DecideInput, Decision, EvaluateRequest, EvaluateResult, FitInput,
+  FitRequest, FitResult, IngestInput, IngestResult, PlanTrainingInput, ScoreLatestInput, ScoreLatestResult, Series, TrainingPlan, VerifyProbeInput, VerifyProbeResult,
+  WriteProbeInput, WriteProbeResult,
 } from './types';
 
 export type * from './types';
@@ -60,20 +61,24 @@ export interface TsActivities {
   ingest(input: IngestInput): Promise<IngestResult>;
   buildFeatures(input: BuildFeaturesInput): Promise<BuildFeaturesResult>;
   planTraining(input: PlanTrainingInput): Promise<TrainingPlan>;
-  evaluate(input: EvaluateInput): Promise<EvaluateResult>;
+  evaluate(input: EvaluateRequest): Promise<EvaluateResult>;
   getChampion(input: { series: Series; target: string }): Promise<ChampionRecord | null>;
-  dataQualityFlags(input: { series: Series }): Promise<string[]>;
-  promote(input: PromoteInput & { unresolvedDataFlags: string[] }): Promise<PromoteResult>;
+  /** Unacknowledged quality flags of the rows a run uses ([from, to] open times, ms). */
+  dataQualityFlags(input: { series: Series; from: number; to: number }): Promise<string[]>;
+  /** The gates' verdict on a run's metrics (lib/promotion/gates.ts). */
+  decide(input: DecideInput): Promise<Decision>;
+  /** Parity of the serving fit, then the champion written (or held) and decision.json. */
+  commitServing(input: CommitServingInput): Promise<CommitServingResult>;
   scoreLatest(input: ScoreLatestInput): Promise<ScoreLatestResult>;
 }
 
 /** The activities of the Python trainer (workers/trainer.py; catalog language "python"). */
 export interface PythonActivities {
   verifyProbe(input: VerifyProbeInput): Promise<VerifyProbeResult>;
-  /** Statistical and tree models, on the train-cpu queue. */
-  fitModel(input: FitInput): Promise<FitResult>;
+  /** Statistical and tree models, on the train-cpu queue: one fit of a plan (or a bare FitInput). */
+  fitModel(input: FitRequest | FitInput): Promise<FitResult>;
   /** Neural models, on the gpu queue. */
-  fitNeuralModel(input: FitInput): Promise<FitResult>;
+  fitNeuralModel(input: FitRequest | FitInput): Promise<FitResult>;
 }
 
 /** Every activity of volcast, by name: what workflows may call (through workflows/proxies.ts). */

@@ -54,19 +54,28 @@ export interface VerifyProbeResult {
  *  (contracts/domain.json fitActivity). A kind sent to the wrong one fails non-retryably, naming the right one. */
 
 export interface FitInput {
-  /** Hash of model spec + featureSetId + training window (made in TS). */
+  /** Hash of the model spec, feature set, series, target, training window, input columns, seed and trainer code (made in TS). */
   modelId: string;
   model: { name: string; kind: ModelKind; params: Record<string, unknown> };
   target: TargetName;
-  /** The feature-set Parquet of one series. */
+  /** The series the model is for (one feature set holds several). */
+  series: Series;
+  /** The feature-set Parquet of that series. */
   features: ObjectRef;
   featureSetId: string;
-  /** Candidate inputs for models that use "all features" (lightgbm, xgboost, the neural kinds). */
+  /** sha256 of the feature definitions, and the series built together (cross-asset features span them). */
+  featureDefinitionsSha: string;
+  featureUniverse: string[];
+  /** Candidate inputs for models that use "all features" (lightgbm, xgboost, the neural kinds), chosen on the training rows. */
   featureColumns: string[];
   /** Training rows: startTs <= ts < endTs (embargo already applied). */
   train: { startTs: number; endTs: number };
-  /** Out-of-sample rows: startTs <= ts < endTs. */
+  /** Rows predicted (out of sample; for a serving fit, the newest rows whose targets are unknown): startTs <= ts < endTs. */
   test: { startTs: number; endTs: number };
+  /** A walk-forward fold's fit, or the serving fit (trained on every row with a known target). */
+  purpose: 'fold' | 'serving';
+  /** Regime thresholds of the target on the training rows (recorded in the card; scoring labels with them). */
+  regime: RegimeThresholds & { n: number };
   seed: number;
   /** Where to write (built by lib/platform/layout.ts). */
   keys: { model: string; card: string };
@@ -183,6 +192,10 @@ export interface ScoreLatestInput {
   featureDefinitionsSha: string;
   /** The clock (ms) the forecast is made at: the workflow's, or the replay's in the demo. */
   asOf: number;
+  /** The bar that closed last at asOf (open time): the one to forecast from; the activity refuses another. */
+  expectedBarTs: number;
+  /** The series the scoring feature set was built over (cross-asset features depend on them). */
+  featureUniverse: string[];
   maxDataAgeMinutes: number;
 }
 
@@ -252,53 +265,49 @@ export interface PredictionRecord {
   dataWatermark: number; // the newest candle the features used
 }
 
-// ---- The registry (registry/…/champion.json) ----
-export interface ChampionRecord {
-  modelId: string;
+// ---- Protocols and model specs (resolved from config) ----
+export interface ModelSpec {
   name: string;
   kind: string;
-  target: string;
-  series: Series;
-  featureSetId: string;
-  modelRef: ObjectRef;
-  cardRef: ObjectRef;
-  runId: string | null;
-  decidedAt: string; // ISO time of the decision (from the workflow clock: deterministic on replay)
-  action: 'promote' | 'bootstrap' | 'manual' | 'rollback';
-  reasons: string[];
-  loss: number | null;
-  /** Regime thresholds fit on the model's training window (volatility units): low <= q1 < medium <= q2 < high. */
-  regimeThresholds?: { q1: number; q2: number } | null;
-  /** The feature definitions the model was trained on: scoring refuses features built by others. */
-  featureDefinitionsSha?: string | null;
+  params: Record<string, unknown>;
 }
 
-// ---- Promotion decisions ----
-/** The gates a challenger must pass (temporal.config.ts promotion; resolved into each run's input). */
-export interface PromotionGates {
-  primaryLoss: 'qlike' | 'mse';
-  /** Relative: 0.01 = the challenger's loss must be at least 1% lower. */
-  minImprovement: number;
-  dmPValue: number;
+export type EnsembleMethod = 'equal' | 'qlike';
+
+export interface EnsembleSpec {
+  name: string;
+  method: EnsembleMethod;
+  /** Names of the run's model specs. */
+  members: string[];
 }
 
-export interface Decision {
-  promote: boolean;
-  candidate: string | null; // name
-  modelId: string | null;
-  bootstrap: boolean;
-  reasons: string[];
-}
+/** What a champion is: one model spec, or an ensemble of specs (recorded so any later run can refit it). */
+export type ChampionSpec =
+  | { name: string; kind: string; params: Record<string, unknown> }
+  | { name: string; kind: 'ensemble'; method: EnsembleMethod; members: ModelSpec[] };
 
-// ---- Walk-forward ----
 export interface WalkForwardSpec {
   firstTrainBars: number;
   testBars: number;
   stepBars: number;
   window: 'expanding' | 'rolling';
   embargoBars: number;
+  /** Anchor this many test windows at the end of the data (the last is the holdout) instead of tiling from the start. */
+  folds?: number;
 }
 
+export interface ResolvedProtocol {
+  name: string;
+  description: string;
+  targets: string[];
+  lookbackBars: number | null;
+  walkForward: WalkForwardSpec;
+  models: ModelSpec[];
+  ensembles: EnsembleSpec[];
+  seed: number;
+}
+
+// ---- Walk-forward ----
 export interface Window {
   startTs: number; // inclusive
   endTs: number; // exclusive
@@ -308,54 +317,106 @@ export interface Fold {
   fold: number;
   train: Window;
   test: Window;
-  /** The last fold is the final holdout; the others are validation folds. */
+  /** The last fold is the holdout (judging); the others are validation folds (choosing). */
   holdout: boolean;
 }
 
-// ---- Ensembles ----
-export type EnsembleMethod = 'equal' | 'qlike';
-
-export interface EnsembleSpec {
-  name: string;
-  method: EnsembleMethod;
-  members: string[];
+/**
+ * The serving fit's rows: training on every row whose target is known at run time (ts + h bars ≤
+ * the newest bar), "test" rows = the h newest rows, whose targets are still unknown: the rows
+ * scoring will forecast, used for the fit's parity check.
+ */
+export interface ServingWindow {
+  train: Window;
+  test: Window;
 }
 
-// ---- Protocols (resolved from config) ----
-export interface ModelSpec {
-  name: string;
-  kind: string;
-  params: Record<string, unknown>;
+// ---- The training plan (runs/{runId}/plan.json) ----
+/** Per fold (and for the serving fit): what was chosen from that fold's training rows only. */
+export interface FoldInputs {
+  /** Feature columns with at most the allowed null share on the training rows. */
+  columns: string[];
+  droppedColumns: string[];
+  /** Regime thresholds of the target on the training rows (the fold's regime metrics use them). */
+  regime: RegimeThresholds & { n: number };
 }
 
-export interface ResolvedProtocol {
-  name: string;
-  description: string;
-  targets: string[];
-  lookbackBars: number | null;
-  walkForward: WalkForwardSpec & { folds?: number };
-  models: ModelSpec[];
+export interface PlannedSpec extends ModelSpec {
+  activity: 'fitModel' | 'fitNeuralModel';
+  baseline: boolean;
+  /** candidate: a protocol model; incumbent: added because it is the champion's (or a member of its ensemble). */
+  origin: 'protocol' | 'incumbent';
+}
+
+export interface PlanTrainingInput {
+  runId: string;
+  series: Series;
+  target: string;
+  featuresRef: ObjectRef;
+  featureSetId: string;
+  featureDefinitionsSha: string;
+  /** The series built into the feature set (cross-asset features span them). */
+  featureUniverse: string[];
+  protocol: ResolvedProtocol;
+  /** The current champion: its spec joins the run (refitted on the same folds) if the protocol lacks it. */
+  champion: ChampionRecord | null;
+}
+
+/** runs/{runId}/plan.json: every fit of the run, in order (fits[i] is the input of fit request i). */
+export interface PlanDocument {
+  version: 2;
+  runId: string;
+  series: Series;
+  target: string;
+  protocol: { name: string; description: string; walkForward: WalkForwardSpec; seed: number };
+  featuresRef: ObjectRef;
+  featureSetId: string;
+  featureDefinitionsSha: string;
+  featureUniverse: string[];
+  span: { firstTs: number; lastTs: number };
+  specs: PlannedSpec[];
   ensembles: EnsembleSpec[];
-  seed: number;
+  /** The champion's spec name in this run (a spec or an ensemble), null without a champion. */
+  incumbent: string | null;
+  /** Why a champion exists but its spec could not be refitted (then incumbent is null). */
+  incumbentUnknown?: string;
+  folds: (Fold & FoldInputs)[];
+  serving: ServingWindow & FoldInputs;
+  /** folds × specs (fold-major), then one serving fit per spec: see fitIndex(). */
+  fits: FitInput[];
+}
+
+/** What the workflow needs of the plan (small at any protocol size: O(folds + specs)). */
+export interface TrainingPlan {
+  runId: string;
+  planRef: ObjectRef;
+  specs: { name: string; kind: string; activity: 'fitModel' | 'fitNeuralModel' }[];
+  folds: { fold: number; holdout: boolean }[];
+  ensembles: EnsembleSpec[];
+  incumbent: string | null;
+  span: { firstTs: number; lastTs: number };
+}
+
+/** A fit activity's input: one fit of a plan, by reference (the trainer reads plan.fits[index]). */
+export interface FitRequest {
+  plan: ObjectRef;
+  index: number;
+  /** For the Web UI and a consistency check: the spec's name and fold (null: the serving fit). */
+  name: string;
+  fold: number | null;
+}
+
+export interface FitFailure {
+  name: string;
+  /** null: the serving fit. */
+  fold: number | null;
+  error: string;
 }
 
 // ---- Evaluation ----
-export interface TestWindow {
-  /** startTs <= ts < endTs, ms */
-  startTs: number;
-  endTs: number;
-}
-
-export interface EvalFold {
-  fold: number;
-  test: TestWindow;
-  /** The fold's training window; ensembles fit their weights on its last part. */
-  train?: TestWindow;
-}
-
-/** One fitted artifact (a FitResult of the train workflow) for one model on one fold. */
+/** One fitted artifact for one model spec on one fold. */
 export interface EvalModel {
-  /** The model spec's name, the same on every fold (e.g. "har_rv", "lightgbm_default"). */
+  /** The model spec's name, the same on every fold. */
   name: string;
   kind: string;
   fold: number;
@@ -364,16 +425,28 @@ export interface EvalModel {
   cardRef: ObjectRef;
 }
 
-/**
- * The current champion, for the Diebold-Mariano test against it. Either the name of one of the run's
- * models (the champion's spec refit on every fold, the usual case), or its own per-fold artifacts,
- * each fit on that fold's training window (they join the leaderboard as "champion:<name>").
- */
-export interface EvalChampion {
-  name: string;
-  models?: Omit<EvalModel, 'name'>[];
+export interface EvalFold {
+  fold: number;
+  test: Window;
+  train?: Window;
+  /** Default: the last fold. */
+  holdout?: boolean;
+  /** This fold's regime thresholds (fit on its training rows). */
+  regime?: RegimeThresholds | null;
 }
 
+/** The artifact serving now: scored on the new holdout beside its refit (it may have trained on part of it). */
+export interface ServedArtifact {
+  name: string;
+  kind: string;
+  modelId: string;
+  modelRef: ObjectRef;
+  cardRef: ObjectRef;
+  /** End (exclusive) of its training rows: holdout rows at or after it are out of its sample. */
+  trainEndTs: number | null;
+}
+
+/** The evaluate stage's own input (lib/evaluation/run.ts): explicit artifacts, no plan needed. */
 export interface EvaluateInput {
   runId: string;
   series: Series;
@@ -381,32 +454,77 @@ export interface EvaluateInput {
   featuresRef: ObjectRef;
   folds: EvalFold[];
   models: EvalModel[];
-  champion?: EvalChampion | null;
-  /** Volatility thresholds (lib/features/regime.ts fitRegimeThresholds) for the regime metrics. */
-  regimeThresholds?: RegimeThresholds | null;
-  /** Ensembles over the run's models (lib/evaluation/ensemble.ts), judged like every model. */
+  /** Fits that produced no artifact: the spec is shown failed on that fold, never dropped. */
+  failures?: FitFailure[];
+  /** The champion's spec name in this run (the incumbent), when it has one. */
+  incumbent?: string | null;
+  served?: ServedArtifact | null;
   ensembles?: EnsembleSpec[];
   featureSetId?: string;
 }
 
-/** By kind; 'champion' only for the champion's own artifacts (EvalChampion.models). */
-export type ModelRole = 'baseline' | 'challenger' | 'champion';
+/** The evaluate activity's input: everything by reference to the plan. */
+export interface EvaluateRequest {
+  runId: string;
+  planRef: ObjectRef;
+  failures: FitFailure[];
+  served: ServedArtifact | null;
+}
+
+export type ModelRole = 'baseline' | 'challenger' | 'incumbent' | 'served';
+
+export interface DmSummary {
+  statistic: number | null;
+  /** One-sided: H1 the row's model has lower expected loss than the reference (HLN statistic, t(T−1)). */
+  pValue: number | null;
+}
 
 export interface LeaderboardRow {
   rank: number;
   model: string;
   kind: string;
   role: ModelRole;
+  /** Every fold fitted and passed ONNX parity. */
+  complete: boolean;
+  failedFolds: { fold: number; reason: string }[];
+  /** QLIKE on the validation folds' common rows (selection), on the holdout's (judging), on all folds. */
+  validationQlike: number | null;
+  holdoutQlike: number | null;
+  qlike: number | null;
   rows: number;
-  qlike: number;
-  rmse: number;
-  r2: number;
-  /** Two-sided DM p-value vs HAR-RV (null for HAR-RV itself or without one); negative stat = better. */
-  dmVsHarRv: { statistic: number | null; pValue: number | null } | null;
-  dmVsChampion: { statistic: number | null; pValue: number | null } | null;
-  /** Two-sided DM p-value vs the best baseline (a promotion gate). */
-  dmVsBestBaseline: { statistic: number | null; pValue: number | null } | null;
+  holdoutRows: number;
+  rmse: number | null;
+  r2: number | null;
+  /** On the holdout rows: vs the incumbent, the best baseline, HAR-RV. */
+  dmVsIncumbent: DmSummary | null;
+  dmVsBestBaseline: DmSummary | null;
+  dmVsHarRv: DmSummary | null;
   parityPassed: boolean;
+}
+
+/** What the gates read (metrics.json gate): the holdout statistics of every eligible candidate. */
+export interface GateReport {
+  horizonBars: number;
+  holdoutRows: number;
+  validationRows: number;
+  bestBaseline: string | null;
+  incumbent: string | null;
+  /** Whether the incumbent has a holdout forecast to be judged on. */
+  incumbentJudged: boolean;
+  candidates: {
+    name: string;
+    kind: string;
+    baseline: boolean;
+    /** Selectable: complete, parity passed, a validation and a holdout loss. */
+    eligible: boolean;
+    why: string | null;
+    validationQlike: number | null;
+    holdoutQlike: number | null;
+    dmVsIncumbent: DmSummary | null;
+    dmVsBestBaseline: DmSummary | null;
+  }[];
+  /** Hansen's SPA over the eligible candidates against the benchmark (the incumbent, else the best baseline). */
+  spa: { benchmark: string; candidates: number; pLower: number; pConsistent: number; pUpper: number } | null;
 }
 
 export interface EvaluateResult {
@@ -415,63 +533,108 @@ export interface EvaluateResult {
   metricsRef: ObjectRef;
   reportRef: ObjectRef;
   leaderboard: LeaderboardRow[];
-  bestBaseline: { model: string; kind: string; qlike: number } | null;
-  /** Ensembles built, per fold: their recorded-combination cards. */
-  ensembles: { name: string; fold: number; modelId: string; cardRef: ObjectRef; weights: Record<string, number> }[];
-  /** card.json references after parity was written into them, per model and fold. */
-  parity: { name: string; fold: number; modelId: string; cardRef: ObjectRef; passed: boolean }[];
+  bestBaseline: { model: string; kind: string; qlike: number | null } | null;
+  gate: GateReport;
 }
 
-// ---- Training plan and promotion ----
-export interface PlanTrainingInput {
-  runId: string;
-  series: Series;
-  target: string;
-  featuresRef: ObjectRef;
-  featureSetId: string;
-  protocol: ResolvedProtocol;
-}
+// ---- The registry (registry/…/champion.json) ----
+export type ChampionAction = 'promote' | 'bootstrap' | 'refresh' | 'manual' | 'rollback' | 'hold';
 
-export interface PlannedFit {
+export interface ChampionRecord {
+  /** 2: records the spec, the serving fit's rows and the data it saw. Absent on older records. */
+  version?: 2;
+  /** The serving artifact. */
+  modelId: string;
   name: string;
   kind: string;
-  fold: number;
-  activity: 'fitModel' | 'fitNeuralModel';
-  input: FitInput;
-}
-
-export interface TrainingPlan {
-  runId: string;
-  folds: Fold[];
-  fits: PlannedFit[];
-  featureColumns: string[];
-  droppedColumns: string[];
-  regimeThresholds: { q1: number; q2: number };
-  span: { firstTs: number; lastTs: number };
-  planRef: ObjectRef;
-}
-
-export interface PromoteInput {
-  runId: string;
-  series: Series;
   target: string;
-  decidedAt: string;
+  series: Series;
+  /** What it is, so any later run refits the same spec (absent on older records: found by name in config). */
+  spec?: ChampionSpec;
   featureSetId: string;
-  featureDefinitionsSha: string | null;
-  evaluation: Pick<EvaluateResult, 'leaderboard' | 'bestBaseline' | 'parity'>;
-  /** The model of the latest fold per spec name: the one that would serve. */
-  latest: Record<string, { modelId: string; modelRef: ObjectRef; cardRef: ObjectRef; kind: string }>;
-  champion: ChampionRecord | null;
-  regimeThresholds: { q1: number; q2: number } | null;
-  /** Fits that failed (excluded from the run), recorded with the decision. */
-  failures: { name: string; fold: number; error: string }[];
-  gates: PromotionGates;
+  modelRef: ObjectRef;
+  cardRef: ObjectRef;
+  /** The evaluation run that decided it (null for a manual promotion). */
+  runId: string | null;
+  decidedAt: string; // ISO time of the decision (from the workflow clock: deterministic on replay)
+  action: ChampionAction;
+  reasons: string[];
+  /** The spec's holdout QLIKE in that run. */
+  loss: number | null;
+  /** End (exclusive) of the serving fit's training rows: every row before it had a known target. */
+  trainEndTs?: number | null;
+  /** The newest candle the serving fit's feature set was built on. */
+  dataWatermark?: number | null;
+  /** The series the feature set was built over (cross-asset features depend on them). */
+  featureUniverse?: string[] | null;
+  /** Regime thresholds fit on the serving fit's training rows (volatility units): low <= q1 < medium <= q2 < high. */
+  regimeThresholds?: { q1: number; q2: number } | null;
+  /** The feature definitions the model was trained on: scoring refuses features built by others. */
+  featureDefinitionsSha?: string | null;
 }
 
-export interface PromoteResult {
-  decision: Decision;
-  decisionRef: ObjectRef;
+// ---- Promotion decisions ----
+/** The gates a challenger must pass (temporal.config.ts promotion; resolved into each run's input). */
+export interface PromotionGates {
+  primaryLoss: 'qlike' | 'mse';
+  /** Relative: 0.01 = the challenger's holdout loss must be at least 1% lower. */
+  minImprovement: number;
+  /** One-sided HLN-DM p-value the challenger must beat against the incumbent and the best baseline. */
+  dmPValue: number;
+  /** Hansen's SPA (consistent) p-value over all eligible candidates: the best-of-N guard. */
+  spaPValue: number;
+}
+
+/**
+ * The gates' verdict: which spec should serve next. `promote`: a new spec (the challenger);
+ * `keep`: the incumbent's spec (refitted: a refresh); `bootstrap`: no champion yet, the best
+ * baseline serves; `none`: nothing can serve (reasons say why).
+ */
+export interface Decision {
+  outcome: 'promote' | 'keep' | 'bootstrap' | 'none';
+  /** The spec to fit for serving. */
+  spec: string | null;
+  challenger: string | null;
+  incumbent: string | null;
+  bestBaseline: string | null;
+  reasons: string[];
+}
+
+export interface DecideInput {
+  runId: string;
+  planRef: ObjectRef;
+  metricsRef: ObjectRef;
+  champion: ChampionRecord | null;
+  gates: PromotionGates;
+  unresolvedDataFlags: string[];
+}
+
+/** The serving fit's outcome and what was written: the champion changed (promote/bootstrap/refresh), stayed (keep), or held. */
+export interface ServingOutcome {
+  action: 'promote' | 'bootstrap' | 'refresh' | 'keep' | 'hold' | 'none';
+  modelId: string | null;
+  reasons: string[];
   championWritten: boolean;
+  trainEndTs: number | null;
+}
+
+export interface CommitServingInput {
+  runId: string;
+  planRef: ObjectRef;
+  metricsRef: ObjectRef;
+  decision: Decision;
+  /** Results of the serving fit (one per spec: the spec, or each member of an ensemble). */
+  fits: { name: string; result: FitResult | null; error: string | null }[];
+  champion: ChampionRecord | null;
+  decidedAt: string;
+  gates: PromotionGates;
+  unresolvedDataFlags: string[];
+}
+
+export interface CommitServingResult {
+  decision: Decision;
+  serving: ServingOutcome;
+  decisionRef: ObjectRef;
 }
 
 // ---- Workflow inputs and results: backfill ----
@@ -537,6 +700,9 @@ export interface ScoreInput {
   timeframe: string;
   targets: string[];
   maxDataAgeMinutes: number;
+  /** A bar not yet published at asOf: re-ingest every lateBarRetrySeconds for up to lateBarWaitMinutes, then fail it clearly. */
+  lateBarWaitMinutes: number;
+  lateBarRetrySeconds: number;
   /** The clock (ms); default the workflow's start time. The demo passes the replay's time. */
   now?: number;
   /** Fetch new candles first (default true). */
@@ -545,8 +711,12 @@ export interface ScoreInput {
 
 export interface ScoreResult {
   asOf: number;
+  /** The bar scored (open time): the last one closed at asOf. */
+  barTs: number;
   featureSetId: string;
   forecasts: ScoreLatestResult['record'][];
+  /** Pairs that could not be scored, with why (the workflow fails after writing the others when any). */
+  failures: { symbol: string; target: string; error: string }[];
 }
 
 // ---- Workflow inputs and results: train ----
@@ -577,7 +747,8 @@ export interface TrainSeriesInput {
   target: string;
   featuresRef: ObjectRef;
   featureSetId: string;
-  featureDefinitionsSha: string | null;
+  featureDefinitionsSha: string;
+  featureUniverse: string[];
   protocol: ResolvedProtocol;
   gates: PromotionGates;
   promote: boolean;
@@ -591,11 +762,15 @@ export interface TrainSeriesResult {
   target: string;
   folds: number;
   leaderboard: LeaderboardRow[];
-  bestBaseline: { model: string; qlike: number } | null;
+  bestBaseline: { model: string; qlike: number | null } | null;
   reportKey: string;
   metricsKey: string;
-  decision: PromoteResult['decision'] | null;
-  failures: { name: string; fold: number; error: string }[];
+  /** The gates' verdict and what serving did (null with promote: false). */
+  decision: Decision | null;
+  serving: ServingOutcome | null;
+  /** Failed fits (the first 50), and how many there were. */
+  failures: FitFailure[];
+  failureCount: number;
   /** Sum of fit wall times per model (seconds), and how many fits were reused. */
   fitSeconds: Record<string, number>;
   reusedFits: number;

@@ -49,7 +49,14 @@ def build_card(inp: dict[str, Any], f: Fitted, model_sha256: str, self_check: di
         "name": m["name"],
         "kind": m["kind"],
         "target": inp["target"],
+        # Which series, feature definitions and symbol set the model belongs to: manual promotion
+        # and scoring refuse a model of another series or of other features.
+        "series": inp.get("series"),
         "featureSetId": inp["featureSetId"],
+        "featureDefinitionsSha": inp.get("featureDefinitionsSha"),
+        "featureUniverse": inp.get("featureUniverse"),
+        "purpose": inp.get("purpose", "fold"),
+        "regime": inp.get("regime"),
         "features": inp["features"],
         "params": f.params,
         "input": f.input,

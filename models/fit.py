@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Callable
 
 import numpy as np
@@ -123,9 +124,48 @@ def self_check(f: Fitted) -> dict[str, Any]:
     return check
 
 
+# Plans by content hash: every fit of a run reads the same plan.json (parsed once per trainer).
+_PLANS: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
+_PLANS_LOCK = threading.Lock()
+
+
+def _plan(store: ArtifactStore, ref: dict[str, Any]) -> dict[str, Any]:
+    sha = str(ref.get("sha256"))
+    with _PLANS_LOCK:
+        if sha in _PLANS:
+            _PLANS.move_to_end(sha)
+            return _PLANS[sha]
+    with open(store.get_file(ref), encoding="utf-8") as f:
+        plan = json.load(f)
+    with _PLANS_LOCK:
+        _PLANS[sha] = plan
+        while len(_PLANS) > 4:
+            _PLANS.popitem(last=False)
+    return plan
+
+
+def resolve_fit_input(store: ArtifactStore, inp: dict[str, Any]) -> dict[str, Any]:
+    """A fit request {plan, index, name, fold} is one fit of a run's plan (runs/{runId}/plan.json
+    fits[index]); anything else is a FitInput already (docs/model-contract.md)."""
+    if "plan" not in inp:
+        return inp
+    plan = _plan(store, inp["plan"])
+    fits = plan.get("fits") or []
+    i = int(inp.get("index", -1))
+    where = f"plan s3://{inp['plan'].get('bucket')}/{inp['plan'].get('key')}"
+    if not 0 <= i < len(fits):
+        raise FitError(f"fit request index {i} is outside the {len(fits)} fits of {where}")
+    fit = fits[i]
+    want_purpose = "serving" if inp.get("fold") is None else "fold"
+    if fit["model"]["name"] != inp.get("name") or fit.get("purpose", "fold") != want_purpose:
+        raise FitError(f"fit {i} of {where} is {fit['model']['name']} ({fit.get('purpose')}), the request names {inp.get('name')} ({want_purpose})")
+    return fit
+
+
 def fit_model(store: ArtifactStore, inp: dict[str, Any], heartbeat: Callable[[Any], None],
               activity_name: str | None = None, device: str | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
+    inp = resolve_fit_input(store, inp)
     check_input(inp, activity_name)
     done = _reused(store, inp)
     if done is not None:

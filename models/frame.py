@@ -12,6 +12,8 @@ rows, and build the model inputs with THE scorable-row rule of docs/model-contra
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,14 +33,43 @@ class FitError(ValueError):
     """A permanent problem with a fit's input (missing column, too few rows, bad parameter)."""
 
 
+# The fits of one run read the same feature set (every fold, every spec): keep the last few frames
+# in memory by content hash instead of re-reading the Parquet per fit. Fits never modify a frame.
+_FRAMES: "OrderedDict[str, pd.DataFrame]" = OrderedDict()
+_FRAMES_LOCK = threading.Lock()
+_FRAMES_KEPT = 3
+
+
 def load_frame(store: ArtifactStore, ref: dict[str, Any]) -> pd.DataFrame:
+    sha = str(ref.get("sha256"))
+    with _FRAMES_LOCK:
+        hit = _FRAMES.get(sha)
+        if hit is not None:
+            _FRAMES.move_to_end(sha)
+            return hit
     df = pq.read_table(store.get_file(ref)).to_pandas()
     if "ts" not in df.columns:
         raise FitError(f"feature set s3://{ref.get('bucket')}/{ref.get('key')} has no column 'ts'")
     ts = df["ts"].to_numpy()
     if len(ts) > 1 and not np.all(np.diff(ts) > 0):
         raise FitError(f"feature set s3://{ref.get('bucket')}/{ref.get('key')} is not strictly ascending by ts")
-    return df.reset_index(drop=True)
+    df = df.reset_index(drop=True)
+    with _FRAMES_LOCK:
+        _FRAMES[sha] = df
+        while len(_FRAMES) > _FRAMES_KEPT:
+            _FRAMES.popitem(last=False)
+    return df
+
+
+def bar_ms(df: pd.DataFrame, inp: dict[str, Any]) -> int:
+    """The bar length: the series' timeframe (contracts/domain.json), else the typical spacing of ts."""
+    tf = (inp.get("series") or {}).get("timeframe")
+    if tf in contract.BARS_MS:
+        return contract.BARS_MS[tf]
+    ts = df["ts"].to_numpy(np.int64)
+    if len(ts) < 2:
+        raise FitError("cannot tell the bar length: the fit input names no series and the frame has one row")
+    return int(np.median(np.diff(ts)))
 
 
 def require_columns(df: pd.DataFrame, columns: list[str], where: str) -> None:

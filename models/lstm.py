@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import neural as nn_
-from .frame import HORIZON, Fitted, build_rows, require_columns, require_rows, train_slice
+from .frame import HORIZON, Fitted, bar_ms, build_rows, require_columns, require_rows, train_slice
 from .gbm import feature_columns
 
 DEFAULTS: dict[str, Any] = {
@@ -48,7 +48,7 @@ def jump_weights(df: pd.DataFrame, inp: dict[str, Any], ts: np.ndarray, h: int,
     sl = train_slice(df, inp["train"])  # flags after the training window are never read
     sts = sl["ts"].to_numpy(np.int64)
     flags = pd.Series(pd.to_numeric(sl["lm_jump"], errors="coerce").fillna(0.0).to_numpy() > 0.5, index=sts)
-    bar = int(np.median(np.diff(sts))) if len(sts) > 1 else 3_600_000
+    bar = bar_ms(df, inp)
     hit = np.zeros(len(ts), dtype=bool)
     for k in range(1, h + 1):
         hit |= flags.reindex(ts + k * bar, fill_value=False).to_numpy(dtype=bool)

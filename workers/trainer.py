@@ -10,8 +10,10 @@ import argparse
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import signal
 import sys
+import threading
 import time
 from typing import Any, Callable
 
@@ -41,6 +43,39 @@ def permanent_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+#: How often a fit re-sends its latest heartbeat from a background thread, so that a long step
+#: (one GARCH optimisation, one epoch of a big net) never outlasts the heartbeat timeout of
+#: contracts/activities.json, while a dead trainer is still noticed within it.
+HEARTBEAT_EVERY_S = 5.0
+
+
+def heartbeating(fit: Callable[[dict[str, Any], Callable[[Any], None]], Any]) -> Callable[[dict[str, Any]], Any]:
+    def run(inp: dict[str, Any]) -> Any:
+        latest: list[Any] = [{"stage": "start"}]
+        stop = threading.Event()
+
+        def beat(details: Any) -> None:
+            latest[0] = details
+            activity.heartbeat(details)
+
+        def tick() -> None:
+            while not stop.wait(HEARTBEAT_EVERY_S):
+                try:
+                    activity.heartbeat(latest[0])
+                except Exception:  # the activity ended meanwhile
+                    return
+
+        # The activity context lives in contextvars: the ticker runs in a copy of this thread's.
+        ticker = threading.Thread(target=contextvars.copy_context().run, args=(tick,), daemon=True, name="fit-heartbeat")
+        ticker.start()
+        try:
+            return fit(inp, beat)
+        finally:
+            stop.set()
+
+    return run
+
+
 def build_activities(store: ArtifactStore) -> dict[str, Callable[..., Any]]:
     @activity.defn(name="verifyProbe")
     @permanent_errors
@@ -54,12 +89,12 @@ def build_activities(store: ArtifactStore) -> dict[str, Callable[..., Any]]:
     @activity.defn(name="fitModel")
     @permanent_errors
     def fit_model_activity(inp: dict[str, Any]) -> dict[str, Any]:
-        return fit_model(store, inp, activity.heartbeat, activity_name="fitModel")
+        return heartbeating(lambda i, beat: fit_model(store, i, beat, activity_name="fitModel"))(inp)
 
     @activity.defn(name="fitNeuralModel")
     @permanent_errors
     def fit_neural_model_activity(inp: dict[str, Any]) -> dict[str, Any]:
-        return fit_model(store, inp, activity.heartbeat, activity_name="fitNeuralModel", device=pick_device())
+        return heartbeating(lambda i, beat: fit_model(store, i, beat, activity_name="fitNeuralModel", device=pick_device()))(inp)
 
     return {"verifyProbe": verify_probe_activity, "fitModel": fit_model_activity,
             "fitNeuralModel": fit_neural_model_activity}

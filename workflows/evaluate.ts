@@ -1,7 +1,7 @@
-/** Evaluates a run's fitted models on volcast-cpu (the train workflow calls the same activity). */
-import type { EvaluateInput, EvaluateResult } from '../lib/evaluation/types';
+/** Evaluates a planned run's fits on volcast-cpu (the train workflow calls the same activity). */
+import type { EvaluateRequest, EvaluateResult } from '../contracts/types';
 import { acts } from './proxies';
 
-export async function evaluateWorkflow(input: EvaluateInput): Promise<EvaluateResult> {
+export async function evaluateWorkflow(input: EvaluateRequest): Promise<EvaluateResult> {
   return acts.evaluate(input);
 }

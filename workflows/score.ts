@@ -1,41 +1,71 @@
 /**
- * The score workflow (hourly schedule): latest candles → features → the champion's forecast for
- * the newest closed bar of every symbol and target → predictions/. Every pair is attempted; the
- * run then fails, naming each pair that could not be scored (no champion, stale data, …).
+ * The score workflow (hourly schedule): latest candles → features → the champion's forecast for the
+ * bar that closed last at the run's clock, for every symbol and target → predictions/.
+ *
+ * The bar must be exactly that one: a bar the exchange has not published yet is waited for
+ * (re-ingesting every lateBarRetrySeconds, up to lateBarWaitMinutes), then reported late; a bar that
+ * had not closed is refused. Every pair is attempted; if any fails, the run fails after writing the
+ * others, naming each failure, with the written forecasts in the failure's details.
  */
-import { ActivityFailure, ApplicationFailure, workflowInfo } from '@temporalio/workflow';
-import type { ScoreLatestResult, Series } from '../contracts/activities';
+import { ActivityFailure, ApplicationFailure, sleep, workflowInfo } from '@temporalio/workflow';
+import { barMsOf } from '../contracts/domain';
+import type { BuildFeaturesResult, ScoreInput, ScoreLatestResult, ScoreResult, Series } from '../contracts/types';
 import { acts } from './proxies';
-import type { ScoreInput, ScoreResult } from '../contracts/types';
+
 export type { ScoreInput, ScoreResult };
+
+/** Open time of the bar that closed last at `asOf` (its close ≤ asOf). */
+export function lastClosedBar(asOf: number, barMs: number): number {
+  return Math.floor(asOf / barMs) * barMs - barMs;
+}
 
 export async function score(input: ScoreInput): Promise<ScoreResult> {
   const asOf = input.now ?? workflowInfo().runStartTime.getTime();
+  const barTs = lastClosedBar(asOf, barMsOf(input.timeframe));
   const series: Series[] = input.symbols.map((symbol) => ({ exchange: input.exchange, symbol, timeframe: input.timeframe }));
-  if (input.ingest !== false) {
-    await Promise.all(series.map((s) => acts.ingest({ exchange: s.exchange, symbol: s.symbol, timeframe: s.timeframe, now: asOf })));
+  const ingest = input.ingest !== false;
+  const waitMs = input.lateBarWaitMinutes * 60_000;
+  const keyOf = (s: Series, f: BuildFeaturesResult) => f.series.find((x) => x.series.symbol === s.symbol)?.watermark ?? null;
+
+  let features: BuildFeaturesResult;
+  for (let waited = 0; ; waited += input.lateBarRetrySeconds * 1000) {
+    if (ingest) await Promise.all(series.map((s) => acts.ingest({ exchange: s.exchange, symbol: s.symbol, timeframe: s.timeframe, now: asOf })));
+    // Three monthly partitions hold well over the longest feature window (720 bars) before the newest bar.
+    features = await acts.buildFeatures({ series, recentMonths: 3 });
+    const late = series.filter((s) => (keyOf(s, features) ?? -Infinity) < barTs);
+    // Waiting helps only when the exchange may still publish the bar (ingest on, within the wait).
+    if (!late.length || !ingest || waited + input.lateBarRetrySeconds * 1000 > waitMs) break;
+    await sleep(input.lateBarRetrySeconds * 1000);
   }
-  // Three monthly partitions hold well over the longest feature window (720 bars) before the newest bar.
-  const features = await acts.buildFeatures({ series, recentMonths: 3 });
-  const featureDefinitionsSha = features.definitionsSha;
+
+  const featureUniverse = Object.keys(features.watermark).sort();
   const forecasts: ScoreLatestResult['record'][] = [];
-  const failures: string[] = [];
+  const failures: ScoreResult['failures'] = [];
   await Promise.all(
     features.series.flatMap((fs) =>
       input.targets.map(async (target) => {
         try {
-          const r = await acts.scoreLatest({ series: fs.series, target, featuresRef: fs.ref, featureSetId: features.featureSetId, featureDefinitionsSha, asOf, maxDataAgeMinutes: input.maxDataAgeMinutes });
+          const r = await acts.scoreLatest({
+            series: fs.series, target, featuresRef: fs.ref, featureSetId: features.featureSetId, featureDefinitionsSha: features.definitionsSha,
+            featureUniverse, asOf, expectedBarTs: barTs, maxDataAgeMinutes: input.maxDataAgeMinutes,
+          });
           forecasts.push(r.record);
         } catch (err) {
-          const cause = err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
-          failures.push(`${fs.series.symbol} ${target}: ${cause}`);
+          const cause = err instanceof ActivityFailure && err.cause ? `${err.cause.name === 'ApplicationFailure' ? ((err.cause as ApplicationFailure).type ?? 'Error') : err.cause.name}: ${err.cause.message}` : String(err);
+          failures.push({ symbol: fs.series.symbol, target, error: cause });
         }
       }),
     ),
   );
-  if (failures.length) {
-    throw ApplicationFailure.nonRetryable(`scoring failed for ${failures.length} of ${series.length * input.targets.length}: ${failures.join(' | ')}`, 'ScoreFailed');
-  }
   forecasts.sort((a, b) => a.symbol.localeCompare(b.symbol) || a.target.localeCompare(b.target));
-  return { asOf, featureSetId: features.featureSetId, forecasts };
+  failures.sort((a, b) => a.symbol.localeCompare(b.symbol) || a.target.localeCompare(b.target));
+  const result: ScoreResult = { asOf, barTs, featureSetId: features.featureSetId, forecasts, failures };
+  if (failures.length) {
+    throw ApplicationFailure.nonRetryable(
+      `scoring failed for ${failures.length} of ${series.length * input.targets.length}: ${failures.map((f) => `${f.symbol} ${f.target}: ${f.error}`).join(' | ')}`,
+      'ScoreFailed',
+      result,
+    );
+  }
+  return result;
 }

@@ -1,22 +1,24 @@
 /**
- * The train workflow (DESIGN.md): ingest → buildFeatures → walk-forward fits fanned out over
- * folds × models, each on its queue → evaluate → promote. One child workflow per series and target
- * keeps each history small. A model whose fit fails on any fold is left out of the run (every
- * model must be judged on the same folds) and the failure is recorded with the decision.
+ * The train workflow (docs/lifecycle.md): ingest → buildFeatures → one child per series × target:
+ *   planTraining (folds, specs incl. the incumbent's, plan.json) → every fold fit, on its queue →
+ *   evaluate (validation folds choose, the holdout judges) → decide (the gates) → the winning spec's
+ *   serving fit → commitServing (parity; promote, bootstrap, refresh, or hold).
+ * Fits and evaluation read the plan by reference: no payload grows with the protocol. A fit that
+ * fails is recorded and its spec shown failed on that fold; the run goes on without it.
  */
 import { ActivityFailure, ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
-import type { FitInput, FitResult } from '../contracts/activities';
-import type { PlannedFit, PromoteResult } from '../activities/training';
-import type { EvalModel, LeaderboardRow } from '../lib/evaluation/types';
+import type { FitFailure, FitRequest, FitResult, ServedArtifact, TrainingPlan, TrainInput, TrainResult, TrainSeriesInput, TrainSeriesResult } from '../contracts/types';
 import { symbolSegment, type Series } from '../lib/platform/layout';
-import type { ResolvedProtocol } from '../lib/training/protocols';
-import type { ObjectRef } from '../lib/platform/store';
+import { fitIndex, foldFits } from '../lib/training/planIndex';
 import { acts, activity } from './proxies';
-import type { TrainInput, TrainSeriesInput, TrainSeriesResult, TrainResult } from '../contracts/types';
-export type { TrainInput, TrainSeriesInput, TrainSeriesResult, TrainResult };
 
-// Fits heartbeat per stage or epoch; a dead trainer is noticed within the heartbeat timeout (the
-// catalog's, or the run's override) and the fit restarts on another (its writes are idempotent).
+export type { TrainInput, TrainResult, TrainSeriesInput, TrainSeriesResult };
+
+/** Failures kept in the workflow's result (the full list is in runs/{runId}/decision.json's evaluation). */
+const REPORTED_FAILURES = 50;
+
+// Fits heartbeat from a thread and per stage or epoch; a dead trainer is noticed within the
+// heartbeat timeout (the catalog's, or the run's override) and the fit restarts elsewhere.
 function fitActivities(heartbeatSeconds?: number) {
   const o = heartbeatSeconds ? { heartbeatTimeout: heartbeatSeconds * 1000 } : {};
   return { fitModel: activity('fitModel', o), fitNeuralModel: activity('fitNeuralModel', o) };
@@ -40,8 +42,8 @@ async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): P
 }
 
 function describeFailure(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return `${err.cause.name}: ${err.cause.message}`;
-  return err instanceof Error ? err.message : String(err);
+  const text = err instanceof ActivityFailure && err.cause ? `${err.cause.name}: ${err.cause.message}` : err instanceof Error ? err.message : String(err);
+  return text.length > 400 ? `${text.slice(0, 400)}…` : text;
 }
 
 export async function train(input: TrainInput): Promise<TrainResult> {
@@ -52,20 +54,21 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     await Promise.all(series.map((s) => acts.ingest({ exchange: s.exchange, symbol: s.symbol, timeframe: s.timeframe, now: input.now })));
   }
   const features = await acts.buildFeatures({ series });
-  const featureDefinitionsSha = features.definitionsSha;
+  // The series built together (the feature set's keys): cross-asset features depend on them.
+  const universe = Object.keys(features.watermark).sort();
   const children = features.series.flatMap((fs) =>
-    input.protocol.targets.map((target) => {
-      const childRunId = safeId(`${runId}-${symbolSegment(fs.series.symbol)}-${target}`);
-      return executeChild(trainSeries, {
+    input.protocol.targets.map((target) =>
+      executeChild(trainSeries, {
         workflowId: `${info.workflowId}/${symbolSegment(fs.series.symbol)}/${target}`,
         args: [
           {
-            runId: childRunId,
+            runId: safeId(`${runId}-${symbolSegment(fs.series.symbol)}-${target}`),
             series: fs.series,
             target,
             featuresRef: fs.ref,
             featureSetId: features.featureSetId,
-            featureDefinitionsSha,
+            featureDefinitionsSha: features.definitionsSha,
+            featureUniverse: universe,
             protocol: input.protocol,
             gates: input.gates,
             promote: input.promote !== false,
@@ -73,87 +76,85 @@ export async function train(input: TrainInput): Promise<TrainResult> {
             fitHeartbeatSeconds: input.fitHeartbeatSeconds,
           } satisfies TrainSeriesInput,
         ],
-      });
-    }),
+      }),
+    ),
   );
   const results = await Promise.all(children);
   return { runId, featureSetId: features.featureSetId, results };
 }
 
 export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesResult> {
-  const plan = await acts.planTraining({
+  const champion = input.promote ? await acts.getChampion({ series: input.series, target: input.target }) : null;
+  const plan: TrainingPlan = await acts.planTraining({
     runId: input.runId,
     series: input.series,
     target: input.target,
     featuresRef: input.featuresRef,
     featureSetId: input.featureSetId,
+    featureDefinitionsSha: input.featureDefinitionsSha,
+    featureUniverse: input.featureUniverse,
     protocol: input.protocol,
+    champion,
   });
-  const champion = await acts.getChampion({ series: input.series, target: input.target });
 
   const fits = fitActivities(input.fitHeartbeatSeconds);
-  const fitted: (EvalModel & { result: FitResult })[] = [];
-  const failures: { name: string; fold: number; error: string }[] = [];
-  await pool(plan.fits, input.fitConcurrency, async (f: PlannedFit) => {
-    const call: (i: FitInput) => Promise<FitResult> = fits[f.activity];
+  const activityOf = new Map(plan.specs.map((s) => [s.name, s.activity]));
+  const failures: FitFailure[] = [];
+  const fitSeconds: Record<string, number> = {};
+  let reusedFits = 0;
+  const runFit = async (name: string, fold: number | null): Promise<FitResult | null> => {
+    const req: FitRequest = { plan: plan.planRef, index: fitIndex(plan, name, fold), name, fold };
     try {
-      const r = await call(f.input);
-      fitted.push({ name: f.name, kind: f.kind, fold: f.fold, modelId: r.modelId, modelRef: r.modelRef, cardRef: r.cardRef, result: r });
+      const r = await fits[activityOf.get(name)!](req);
+      fitSeconds[name] = (fitSeconds[name] ?? 0) + (r.reused ? 0 : r.wallSeconds);
+      if (r.reused) reusedFits++;
+      return r;
     } catch (err) {
-      failures.push({ name: f.name, fold: f.fold, error: describeFailure(err) });
+      failures.push({ name, fold, error: describeFailure(err) });
+      return null;
     }
+  };
+  await pool(foldFits(plan), input.fitConcurrency, async (f) => {
+    await runFit(f.name, f.fold);
   });
-  const failedNames = new Set(failures.map((f) => f.name));
-  const models = fitted
-    .filter((m) => !failedNames.has(m.name))
-    .sort((a, b) => a.name.localeCompare(b.name) || a.fold - b.fold)
-    .map(({ result: _r, ...m }) => m);
-  if (!models.length) {
-    throw ApplicationFailure.nonRetryable(`every fit failed for ${input.series.symbol} ${input.target}: ${failures.map((f) => `${f.name}#${f.fold}: ${f.error}`).join('; ')}`, 'TrainingFailed');
+  const foldFailures = failures.filter((f) => f.fold !== null);
+  if (foldFailures.length === plan.specs.length * plan.folds.length) {
+    throw ApplicationFailure.nonRetryable(
+      `every fit failed for ${input.series.symbol} ${input.target}: ${foldFailures.slice(0, 5).map((f) => `${f.name}#${f.fold}: ${f.error}`).join('; ')}`,
+      'TrainingFailed',
+    );
   }
-  const evaluation = await acts.evaluate({
-    runId: input.runId,
-    series: input.series,
-    target: input.target,
-    featuresRef: input.featuresRef,
-    folds: plan.folds.map((f) => ({ fold: f.fold, test: f.test, train: f.train })),
-    models,
-    champion: champion && models.some((m) => m.name === champion.name) ? { name: champion.name } : null,
-    regimeThresholds: plan.regimeThresholds,
-    ensembles: input.protocol.ensembles.filter((e) => e.members.every((m) => models.some((x) => x.name === m))),
-    featureSetId: input.featureSetId,
-  });
 
-  let decision: PromoteResult['decision'] | null = null;
+  const served: ServedArtifact | null = champion
+    ? { name: champion.name, kind: champion.kind, modelId: champion.modelId, modelRef: champion.modelRef, cardRef: champion.cardRef, trainEndTs: champion.trainEndTs ?? null }
+    : null;
+  const evaluation = await acts.evaluate({ runId: input.runId, planRef: plan.planRef, failures: foldFailures, served });
+
+  let decision: TrainSeriesResult['decision'] = null;
+  let serving: TrainSeriesResult['serving'] = null;
   if (input.promote) {
-    const lastFold = plan.folds.at(-1)!.fold;
-    const latest: Record<string, { modelId: string; modelRef: ObjectRef; cardRef: ObjectRef; kind: string }> = {};
-    for (const m of models) if (m.fold === lastFold) latest[m.name] = { modelId: m.modelId, modelRef: m.modelRef, cardRef: m.cardRef, kind: m.kind };
-    // An ensemble's artifact is its recorded combination (card.json naming members and weights).
-    for (const e of evaluation.ensembles) if (e.fold === lastFold) latest[e.name] = { modelId: e.modelId, modelRef: e.cardRef, cardRef: e.cardRef, kind: 'ensemble' };
-    const flags = await acts.dataQualityFlags({ series: input.series });
-    const promoted = await acts.promote({
+    const flags = await acts.dataQualityFlags({ series: input.series, from: plan.span.firstTs, to: plan.span.lastTs });
+    const verdict = await acts.decide({ runId: input.runId, planRef: plan.planRef, metricsRef: evaluation.metricsRef, champion, gates: input.gates, unresolvedDataFlags: flags });
+    // The serving fit: the winning spec once more on every row whose target is known now.
+    const members = verdict.spec ? (plan.ensembles.find((e) => e.name === verdict.spec)?.members ?? [verdict.spec]) : [];
+    const servingFits: { name: string; result: FitResult | null; error: string | null }[] = [];
+    for (const name of members) {
+      const result = await runFit(name, null);
+      servingFits.push({ name, result, error: result ? null : (failures.find((f) => f.name === name && f.fold === null)?.error ?? 'failed') });
+    }
+    const committed = await acts.commitServing({
       runId: input.runId,
-      series: input.series,
-      target: input.target,
-      decidedAt: new Date(workflowInfo().runStartTime.getTime()).toISOString(),
-      featureSetId: input.featureSetId,
-      featureDefinitionsSha: input.featureDefinitionsSha,
-      evaluation: { leaderboard: evaluation.leaderboard, bestBaseline: evaluation.bestBaseline, parity: evaluation.parity },
-      latest,
+      planRef: plan.planRef,
+      metricsRef: evaluation.metricsRef,
+      decision: verdict,
+      fits: servingFits,
       champion,
-      regimeThresholds: plan.regimeThresholds,
-      failures,
+      decidedAt: new Date(workflowInfo().runStartTime.getTime()).toISOString(),
       gates: input.gates,
       unresolvedDataFlags: flags,
     });
-    decision = promoted.decision;
-  }
-  const fitSeconds: Record<string, number> = {};
-  let reusedFits = 0;
-  for (const m of fitted) {
-    fitSeconds[m.name] = (fitSeconds[m.name] ?? 0) + (m.result.reused ? 0 : m.result.wallSeconds);
-    if (m.result.reused) reusedFits++;
+    decision = committed.decision;
+    serving = committed.serving;
   }
   return {
     runId: input.runId,
@@ -165,7 +166,9 @@ export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesR
     reportKey: evaluation.reportRef.key,
     metricsKey: evaluation.metricsRef.key,
     decision,
-    failures,
+    serving,
+    failures: failures.slice(0, REPORTED_FAILURES),
+    failureCount: failures.length,
     fitSeconds,
     reusedFits,
   };

@@ -3,17 +3,14 @@
  * combined here and at scoring time by the same function). Members are combined in variance
  * space: forecast variance = Σ wᵢ·volᵢ², forecast = sqrt of it.
  *  - equal: wᵢ = 1/n;
- *  - qlike: weights on the simplex minimizing QLIKE on the validation span inside the fold's
- *    training window (its last 20%, the span the trees and nets early-stop on), found by
- *    exponentiated gradient from equal weights (deterministic).
+ *  - qlike: weights on the simplex minimizing QLIKE on the members' out-of-sample forecasts of
+ *    earlier folds (lib/evaluation/run.ts picks the rows), found by exponentiated gradient from
+ *    equal weights (deterministic).
  */
 import { createHash } from 'node:crypto';
 import { qlike, VARIANCE_FLOOR } from '../metrics/loss';
 import type { EnsembleMethod, EnsembleSpec } from '../../contracts/types';
 export type { EnsembleMethod, EnsembleSpec };
-
-/** The share of a fold's training window, at its end, that QLIKE weights are fit on. */
-export const VALIDATION_SHARE = 0.2;
 
 export function combineVol(weights: readonly number[], memberVols: readonly number[]): number {
   let v = 0;

@@ -5,6 +5,7 @@
 import { intervalBounds, INTERVAL_Z, qlikeTerm } from '../metrics';
 import type { Aligned } from './compute';
 import { histogramSpec, intervalSpec, linesSpec, renderSvg, scatterSpec, type BandPoint, type SeriesPoint } from './plots';
+import type { ForecastMetrics } from '../metrics';
 import type { MetricsDocument, ModelReport } from './types';
 
 const TEN_DAYS_MS = 10 * 86_400_000;
@@ -31,45 +32,75 @@ function pval(p: number | null | undefined): string {
 
 function leaderboardTable(doc: MetricsDocument): string {
   const byName = new Map(doc.models.map((m) => [m.name, m]));
-  const head = ['#', 'model', 'kind', 'role', 'rows', 'QLIKE', 'MSE (var)', 'RMSE', 'MAE', 'MAPE', 'R²', 'MZ α', 'MZ β', 'MZ R²', 'direction', 'cov 80%', 'cov 95%', 'DM vs HAR-RV', 'DM vs champion', 'parity'];
+  const head = ['#', 'model', 'kind', 'role', 'validation QLIKE', 'holdout QLIKE', 'all folds QLIKE', 'rows', 'RMSE', 'R²', 'MZ β', 'direction', 'cov 80%', 'cov 95%', 'DM vs incumbent', 'DM vs best baseline', 'DM vs HAR-RV', 'folds'];
   const rows = doc.leaderboard.map((r) => {
     const m = byName.get(r.model)!;
-    const o = m.overall;
-    const iv = o.intervals;
+    const o = m.overall ?? m.holdout;
+    const iv = o?.intervals;
     const dm = (x: { statistic: number | null; pValue: number | null } | null) => (x ? `${num(x.statistic, 3)} (p ${pval(x.pValue)})` : '—');
-    const cls = [doc.bestBaseline?.model === r.model ? 'best-baseline' : '', r.rank === 1 ? 'leader' : '', r.parityPassed ? '' : 'parity-fail'].filter(Boolean).join(' ');
+    const tags = [
+      doc.bestBaseline?.model === r.model ? '<span class="tag">best baseline</span>' : '',
+      r.role === 'incumbent' ? '<span class="tag inc">incumbent</span>' : '',
+      doc.gate.spa?.benchmark === r.model ? '<span class="tag">SPA benchmark</span>' : '',
+    ].join(' ');
+    const cls = [doc.bestBaseline?.model === r.model ? 'best-baseline' : '', r.rank === 1 ? 'leader' : '', r.complete ? '' : 'parity-fail'].filter(Boolean).join(' ');
+    const status = r.complete
+      ? '<span class="ok">all passed</span>'
+      : `<span class="bad">FAILED ${r.failedFolds.map((f) => `fold ${f.fold}: ${esc(f.reason)}`).join('; ')}</span>`;
     const cells = [
       String(r.rank),
-      `${esc(r.model)}${doc.bestBaseline?.model === r.model ? ' <span class="tag">best baseline</span>' : ''}`,
+      `${esc(r.model)} ${tags}`,
       esc(r.kind),
       r.role,
-      String(r.rows),
-      num(o.qlike),
-      num(o.mseVariance, 3),
-      num(o.rmse),
-      num(o.mae),
-      pct(o.mape),
-      num(o.r2, 3),
-      num(o.mincerZarnowitz.alpha, 3),
-      num(o.mincerZarnowitz.beta, 3),
-      num(o.mincerZarnowitz.r2, 3),
-      pct(o.direction.accuracy),
+      num(r.validationQlike),
+      num(r.holdoutQlike),
+      num(r.qlike),
+      String(r.rows || r.holdoutRows),
+      num(o?.rmse),
+      num(o?.r2, 3),
+      num(o?.mincerZarnowitz.beta, 3),
+      pct(o?.direction.accuracy),
       iv ? pct(iv[0]!.coverage) : '—',
       iv ? pct(iv[1]!.coverage) : '—',
+      dm(r.dmVsIncumbent),
+      dm(r.dmVsBestBaseline),
       dm(r.dmVsHarRv),
-      dm(r.dmVsChampion),
-      r.parityPassed ? '<span class="ok">passed</span>' : '<span class="bad">FAILED</span>',
+      status,
     ];
     return `<tr class="${cls}">${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
   });
   return `<table class="board"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
 }
 
+function servedTable(doc: MetricsDocument): string {
+  const s = doc.served;
+  if (!s) return '';
+  const refit = doc.models.find((m) => m.role === 'incumbent');
+  const row = (what: string, m: ForecastMetrics | null | undefined) =>
+    `<tr><td>${esc(what)}</td><td>${m ? m.rows : 0}</td><td>${num(m?.qlike)}</td><td>${num(m?.rmse)}</td><td>${num(m?.r2, 3)}</td></tr>`;
+  return `<h2>The served artifact beside its refit (holdout)</h2>
+<p class="muted">The model serving before this run (${esc(s.name)}, trained up to ${s.trainEndTs === null ? 'unknown' : esc(new Date(s.trainEndTs).toISOString())}) and its spec refitted on this run's folds. Holdout rows before its training end were in its sample.</p>
+<table><thead><tr><th>model</th><th>rows</th><th>QLIKE</th><th>RMSE</th><th>R²</th></tr></thead><tbody>
+${row(`served ${s.name}, all holdout rows`, s.holdout)}${row(`served ${s.name}, rows after its training end`, s.outOfSample)}${refit ? row(`refit ${refit.name} (incumbent), holdout common rows`, refit.holdout) : ''}
+</tbody></table>`;
+}
+
+function gateTable(doc: MetricsDocument): string {
+  const g = doc.gate;
+  const spa = g.spa ? `SPA over ${g.spa.candidates} eligible candidate(s) against ${esc(g.spa.benchmark)}: p consistent ${pval(g.spa.pConsistent)} (lower ${pval(g.spa.pLower)}, upper ${pval(g.spa.pUpper)}).` : 'SPA: not computed (no benchmark or no eligible candidate).';
+  const rows = g.candidates.map(
+    (c) =>
+      `<tr class="${c.eligible ? '' : 'parity-fail'}"><td>${esc(c.name)}</td><td>${c.eligible ? '<span class="ok">eligible</span>' : `<span class="bad">${esc(c.why ?? '')}</span>`}</td><td>${num(c.validationQlike)}</td><td>${num(c.holdoutQlike)}</td><td>${pval(c.dmVsIncumbent?.pValue)}</td><td>${pval(c.dmVsBestBaseline?.pValue)}</td></tr>`,
+  );
+  return `<h2>What the gates read</h2><p class="muted">${g.validationRows} validation and ${g.holdoutRows} holdout common rows, horizon ${g.horizonBars} bar(s). ${spa}</p>
+<table><thead><tr><th>candidate</th><th>eligible</th><th>validation QLIKE</th><th>holdout QLIKE</th><th>one-sided DM p vs incumbent</th><th>vs best baseline</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
 function foldTable(doc: MetricsDocument): string {
-  const head = ['model', ...doc.folds.map((f) => `fold ${f.fold}`), 'overall'];
+  const head = ['model', ...doc.folds.map((f) => `fold ${f.fold}${f.holdout ? ' (holdout)' : ''}`), 'all folds'];
   const rows = doc.leaderboard.map((r) => {
     const m = doc.models.find((x) => x.name === r.model)!;
-    return `<tr><td>${esc(m.name)}</td>${m.perFold.map((p) => `<td>${num(p.metrics.qlike)}</td>`).join('')}<td><b>${num(m.overall.qlike)}</b></td></tr>`;
+    return `<tr><td>${esc(m.name)}</td>${m.perFold.map((p) => `<td>${p.metrics ? num(p.metrics.qlike) : '<span class="bad">failed</span>'}</td>`).join('')}<td><b>${num(m.overall?.qlike)}</b></td></tr>`;
   });
   const counts = `<tr class="muted"><td>common rows</td>${doc.commonRows.perFold.map((p) => `<td>${p.rows}</td>`).join('')}<td>${doc.commonRows.overall}</td></tr>`;
   return `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}${counts}</tbody></table>`;
@@ -86,33 +117,34 @@ function parityTable(doc: MetricsDocument): string {
 }
 
 function regimeTables(doc: MetricsDocument): string {
-  const withRegime = doc.leaderboard.map((r) => doc.models.find((m) => m.name === r.model)!).filter((m) => m.overall.regime);
+  const withRegime = doc.leaderboard.map((r) => doc.models.find((m) => m.name === r.model)!).filter((m) => (m.overall ?? m.holdout)?.regime);
   if (!withRegime.length) return '';
   const rows = withRegime.map((m) => {
-    const g = m.overall.regime!;
+    const g = (m.overall ?? m.holdout)!.regime!;
     const conf = g.confusion.map((row) => row.join(' / ')).join(' | ');
     return `<tr><td>${esc(m.name)}</td><td>${pct(g.accuracy)}</td><td>${num(g.macroF1, 3)}</td><td><code>${conf}</code></td></tr>`;
   });
-  return `<h2>Regime class</h2><p class="muted">confusion rows = actual low / medium / high, columns = forecast</p><table><thead><tr><th>model</th><th>accuracy</th><th>macro F1</th><th>confusion</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<h2>Regime class</h2><p class="muted">each fold labelled with its own thresholds; confusion rows = actual low / medium / high, columns = forecast</p><table><thead><tr><th>model</th><th>accuracy</th><th>macro F1</th><th>confusion</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 /** The models the plots focus on: the leader, the best baseline, HAR-RV and the champion. */
-function featured(doc: MetricsDocument): string[] {
-  const names = [doc.leaderboard[0]?.model, doc.bestBaseline?.model, doc.champion, doc.harRv].filter((x): x is string => !!x);
-  return [...new Set(names)].filter((n) => doc.models.some((m) => m.name === n)).slice(0, 4);
+function featured(doc: MetricsDocument, al: Aligned): string[] {
+  const names = [doc.leaderboard[0]?.model, doc.bestBaseline?.model, doc.incumbent, doc.harRv].filter((x): x is string => !!x);
+  return [...new Set(names)].filter((n) => al.byModel.has(n)).slice(0, 4);
 }
 
 async function plots(doc: MetricsDocument, al: Aligned): Promise<string[]> {
   const out: string[] = [];
   if (!al.ts.length) return out;
-  const names = featured(doc);
+  const names = featured(doc, al);
+  if (!names.length) return out;
   const lastTs = al.ts[al.ts.length - 1]!;
   const recent = al.ts.map((t, i) => i).filter((i) => al.ts[i]! > lastTs - TEN_DAYS_MS);
   const pts: SeriesPoint[] = recent.map((i) => ({ ts: al.ts[i]!, series: 'actual', value: al.actual[i]! }));
   for (const n of names) for (const i of recent) pts.push({ ts: al.ts[i]!, series: n, value: al.byModel.get(n)!.forecast[i]! });
   out.push(await renderSvg(linesSpec('Actual vs forecast, last 10 days', pts, 'volatility')));
 
-  const leader = doc.leaderboard[0]!.model;
+  const leader = names[0]!;
   const f = al.byModel.get(leader)!.forecast;
   const step = Math.max(1, Math.ceil(al.ts.length / MAX_SCATTER));
   const sc = al.ts.map((_, i) => i).filter((i) => i % step === 0 && al.actual[i]! > 0 && f[i]! > 0).map((i) => ({ actual: al.actual[i]!, forecast: f[i]! }));
@@ -144,7 +176,7 @@ async function plots(doc: MetricsDocument, al: Aligned): Promise<string[]> {
   }
   out.push(await renderSvg(linesSpec(`Rolling QLIKE (mean over ${win} rows, all folds; lower is better)`, roll, 'QLIKE')));
 
-  const withSigma = doc.leaderboard.map((r) => r.model).find((n) => al.byModel.get(n)!.sigma);
+  const withSigma = doc.leaderboard.map((r) => r.model).find((n) => al.byModel.get(n)?.sigma);
   if (withSigma) {
     const m = al.byModel.get(withSigma)!;
     const bands: BandPoint[] = recent.map((i) => {
@@ -164,7 +196,7 @@ table{border-collapse:collapse;font-size:12px;margin:8px 0}th,td{border:1px soli
 th{background:#f4f4f4}td:nth-child(2),td:first-child{text-align:left}
 .board td:nth-child(2),.board td:nth-child(3),.board td:nth-child(4){text-align:left}
 tr.leader td{font-weight:bold}tr.best-baseline{background:#fff8e1}tr.parity-fail{background:#fdecea}
-.tag{background:#f0ad4e;color:#fff;border-radius:3px;padding:0 4px;font-size:10px;font-weight:normal}
+.tag.inc{background:#1976d2}.tag{background:#f0ad4e;color:#fff;border-radius:3px;padding:0 4px;font-size:10px;font-weight:normal}
 .ok{color:#2e7d32}.bad{color:#c62828;font-weight:bold}.muted{color:#777}
 .row{display:flex;gap:24px;flex-wrap:wrap}svg{max-width:100%;height:auto}dl{font-size:12px}dt{font-weight:bold;margin-top:6px}
 .scroll{overflow-x:auto}`;
@@ -173,22 +205,24 @@ export async function buildReport(doc: MetricsDocument, al: Aligned): Promise<st
   const s = doc.series;
   const leader = doc.leaderboard[0];
   const summary = leader
-    ? `Leader <b>${esc(leader.model)}</b> (QLIKE ${num(leader.qlike)})${doc.bestBaseline ? `; best baseline <b>${esc(doc.bestBaseline.model)}</b> (QLIKE ${num(doc.bestBaseline.qlike)})` : ''}${doc.champion ? `; champion <b>${esc(doc.champion)}</b>` : ''}.`
+    ? `Best on the validation folds: <b>${esc(leader.model)}</b> (validation QLIKE ${num(leader.validationQlike)}, holdout ${num(leader.holdoutQlike)})${doc.bestBaseline ? `; best baseline <b>${esc(doc.bestBaseline.model)}</b> (validation QLIKE ${num(doc.bestBaseline.qlike)})` : ''}${doc.incumbent ? `; incumbent <b>${esc(doc.incumbent)}</b>` : ''}.`
     : 'No model produced a prediction.';
   const figures = await plots(doc, al);
   const defs = Object.entries(doc.definitions)
     .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`)
     .join('');
-  const failing = doc.models.filter((m: ModelReport) => !m.parityPassed).map((m) => esc(m.name));
+  const failing = doc.models.filter((m: ModelReport) => !m.complete).map((m) => esc(m.name));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>volcast run ${esc(doc.runId)}</title><style>${CSS}</style></head>
 <body>
 <h1>volcast evaluation: ${esc(s.exchange)} ${esc(s.symbol)} ${esc(s.timeframe)}, ${esc(doc.target)}</h1>
-<p class="muted">run <code>${esc(doc.runId)}</code> · ${doc.folds.length} walk-forward folds · ${doc.commonRows.overall} common out-of-sample rows · horizon ${doc.horizonBars} bar(s)</p>
-<p>${summary}${failing.length ? ` <span class="bad">Parity failed: ${failing.join(', ')} (never promotable).</span>` : ''}</p>
-<h2>Leaderboard (sorted by QLIKE, all folds)</h2>
+<p class="muted">run <code>${esc(doc.runId)}</code> · ${doc.folds.length} walk-forward folds (the last is the holdout) · ${doc.commonRows.validation} validation and ${doc.commonRows.holdout} holdout common rows · horizon ${doc.horizonBars} bar(s)</p>
+<p>${summary}${failing.length ? ` <span class="bad">Failed on a fold (fit or parity): ${failing.join(', ')}, never promotable.</span>` : ''}</p>
+<h2>Leaderboard (ranked by validation QLIKE: the selection; the gates judge on the holdout)</h2>
 <div class="scroll">${leaderboardTable(doc)}</div>
-<p class="muted">DM: statistic (two-sided p-value); negative = the row's model has lower QLIKE than the reference.</p>
+<p class="muted">DM on the holdout common rows: HLN statistic (one-sided p-value, H1: the row's model has lower expected QLIKE than the reference); negative = lower QLIKE.</p>
+${gateTable(doc)}
+${servedTable(doc)}
 <h2>Plots</h2>
 ${figures.join('\n')}
 <h2>QLIKE per fold</h2>

@@ -1,59 +1,48 @@
 /**
- * The evaluate stage: scores every model's ONNX on its fold's test rows, records parity into each
- * card, computes metrics over the concatenated out-of-sample predictions, and writes
- * runs/{runId}/oos.parquet, metrics.json and report/index.html. Deterministic: the same input writes
- * the same objects (no clocks in any output), so a retried activity is harmless.
+ * The evaluate stage: scores every fitted model's ONNX on its fold's test rows, records parity into
+ * each card, builds the ensembles (weights from earlier folds only), scores the served artifact on
+ * the holdout, computes metrics and the gates' statistics, and writes runs/{runId}/oos.parquet,
+ * metrics.json and report/index.html. Deterministic: the same input writes the same objects (no
+ * clock in any output), so a retried activity is harmless.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { barMsOf, horizonBarsOf, isBaselineKind } from '../../contracts/domain';
+import type { EnsembleSpec, EvalFold, EvalModel, EvaluateInput, EvaluateResult, ModelRole, ServedArtifact } from '../../contracts/types';
 import { queryRows, sqlString, withDuck } from '../platform/duckdb';
+import { EvaluationInputError } from '../platform/errors';
 import { layout } from '../platform/layout';
+import type { ArtifactStore } from '../platform/store';
 import { checkParity, scoreModel } from '../scoring';
 import { readCard, writeParity } from '../scoring/cards';
-import type { ArtifactStore } from '../platform/store';
-import { commonRows, computeMetrics, type ModelPredictions } from './compute';
-import { barMsOf, horizonBarsOf, isBaselineKind } from '../../contracts/domain';
-import { EvaluationInputError } from '../platform/errors';
+import { computeMetrics, type FoldStatus, type ModelPredictions } from './compute';
+import { combineVol, ensembleModelId, ensembleQlike, fitQlikeWeights } from './ensemble';
 import { writeOosParquet, type OosRow } from './oos';
 import { buildReport } from './report';
-import { combineVol, ensembleModelId, ensembleQlike, fitQlikeWeights, VALIDATION_SHARE } from './ensemble';
-import type { EnsembleCard, EnsembleMember, EvalModel, EvaluateInput, EvaluateResult, MetricsDocument, ModelRole } from './types';
+import type { EnsembleCard, EnsembleMember, EnsembleRecord, FoldParity, MetricsDocument } from './types';
 
 export type Beat = (detail: Record<string, unknown>) => void;
 
-interface Job extends EvalModel {
-  role: ModelRole;
-}
-
-function validate(input: EvaluateInput): Job[] {
+function validate(input: EvaluateInput): void {
   const folds = new Set(input.folds.map((f) => f.fold));
   if (folds.size !== input.folds.length) throw new EvaluationInputError('fold numbers must be unique');
+  if (!input.folds.length) throw new EvaluationInputError('no fold to evaluate');
   for (const f of input.folds) {
     if (!(f.test.startTs < f.test.endTs)) throw new EvaluationInputError(`fold ${f.fold}: test.startTs must be < test.endTs`);
   }
-  if (!input.models.length) throw new EvaluationInputError('no model to evaluate');
-  const championName = input.champion?.models?.length ? `champion:${input.champion.name}` : null;
-  const jobs: Job[] = [
-    ...input.models.map((m) => ({ ...m, role: (isBaselineKind(m.kind) ? 'baseline' : 'challenger') as ModelRole })),
-    ...(input.champion?.models ?? []).map((m) => ({ ...m, name: championName!, role: 'champion' as const })),
-  ];
+  if (input.folds.filter((f) => f.holdout).length > 1) throw new EvaluationInputError('more than one holdout fold');
+  if (!input.models.length && !(input.failures ?? []).length) throw new EvaluationInputError('no model to evaluate');
   const seen = new Set<string>();
-  for (const j of jobs) {
-    if (!folds.has(j.fold)) throw new EvaluationInputError(`model ${j.name}: fold ${j.fold} is not one of the run's folds`);
-    const k = `${j.name}\u0000${j.fold}`;
-    if (seen.has(k)) throw new EvaluationInputError(`model ${j.name} appears twice for fold ${j.fold}`);
-    seen.add(k);
-  }
   const kinds = new Map<string, string>();
-  for (const j of jobs) {
-    if (kinds.has(j.name) && kinds.get(j.name) !== j.kind) throw new EvaluationInputError(`model ${j.name} has two kinds: ${kinds.get(j.name)}, ${j.kind}`);
-    kinds.set(j.name, j.kind);
+  for (const m of input.models) {
+    if (!folds.has(m.fold)) throw new EvaluationInputError(`model ${m.name}: fold ${m.fold} is not one of the run's folds`);
+    const k = `${m.name}\u0000${m.fold}`;
+    if (seen.has(k)) throw new EvaluationInputError(`model ${m.name} appears twice for fold ${m.fold}`);
+    seen.add(k);
+    if (kinds.has(m.name) && kinds.get(m.name) !== m.kind) throw new EvaluationInputError(`model ${m.name} has two kinds: ${kinds.get(m.name)}, ${m.kind}`);
+    kinds.set(m.name, m.kind);
   }
-  if (input.champion && !championName && !input.models.some((m) => m.name === input.champion!.name)) {
-    throw new EvaluationInputError(`champion ${input.champion.name} is neither a model of the run nor given with its own artifacts`);
-  }
-  return jobs;
 }
 
 async function readActual(featuresPath: string, target: string): Promise<Map<number, number | null>> {
@@ -66,149 +55,200 @@ async function readActual(featuresPath: string, target: string): Promise<Map<num
   });
 }
 
+const roleOf = (kind: string, name: string, incumbent: string | null | undefined): ModelRole =>
+  name === incumbent ? 'incumbent' : isBaselineKind(kind) ? 'baseline' : 'challenger';
+
+interface Scored {
+  name: string;
+  kind: string;
+  byFold: Map<number, { model: EvalModel; rows: { ts: number; forecast: number; sigma: number | null }[]; parity: FoldParity }>;
+}
+
+/** Scores one artifact on a window and checks its parity, writing the result into its card. */
+async function scoreArtifact(store: ArtifactStore, m: Pick<EvalModel, 'modelId' | 'modelRef' | 'cardRef'>, target: string, featuresPath: string, window: { startTs: number; endTs: number }, fold: number, beat?: Beat) {
+  const { card, sourceSha256 } = await readCard(store, m.cardRef);
+  if (card.target !== target) throw new EvaluationInputError(`model ${m.modelId} predicts ${card.target}, the run evaluates ${target}`);
+  const scored = await scoreModel({
+    modelPath: await store.getFile(m.modelRef),
+    modelSha256: m.modelRef.sha256,
+    card,
+    featuresPath,
+    window,
+    onBatch: beat ? (done, total) => beat({ stage: 'score', modelId: m.modelId, rows: done, of: total }) : undefined,
+  });
+  const parity = checkParity(scored, card, window, sourceSha256);
+  const cardRef = await writeParity(store, m.cardRef, card, parity);
+  const rows = scored.ts.map((ts, i) => ({ ts, forecast: scored.vol[i]!, sigma: scored.sigma ? scored.sigma[i]! : null }));
+  const fp: FoldParity = { fold, modelId: m.modelId, cardRef, passed: parity.passed, maxRelError: parity.maxRelError, reason: parity.reason };
+  return { rows, parity: fp };
+}
+
 export async function evaluateRun(store: ArtifactStore, input: EvaluateInput, beat: Beat = () => {}): Promise<EvaluateResult> {
-  const jobs = validate(input);
+  validate(input);
   const bar = barMsOf(input.series.timeframe);
   const horizon = horizonBarsOf(input.target);
+  const folds: EvalFold[] = input.folds.map((f, i) => ({ ...f, holdout: f.holdout ?? i === input.folds.length - 1 }));
+  const holdout = folds.find((f) => f.holdout)!;
   const featuresPath = await store.getFile(input.featuresRef);
   const actual = await readActual(featuresPath, input.target);
-  const windows = new Map(input.folds.map((f) => [f.fold, f.test]));
 
-  const byName = new Map<string, ModelPredictions>();
-  const parityOut: EvaluateResult['parity'] = [];
-  for (const [n, job] of jobs.entries()) {
-    beat({ stage: 'score', model: job.name, fold: job.fold, done: n, of: jobs.length });
-    const { card, sourceSha256 } = await readCard(store, job.cardRef);
-    if (card.target !== input.target) throw new EvaluationInputError(`model ${job.name} fold ${job.fold} predicts ${card.target}, the run evaluates ${input.target}`);
-    const window = windows.get(job.fold)!;
-    const modelPath = await store.getFile(job.modelRef);
-    const scored = await scoreModel({
-      modelPath,
-      modelSha256: job.modelRef.sha256,
-      card,
-      featuresPath,
-      window,
-      onBatch: (done, total) => beat({ stage: 'score', model: job.name, fold: job.fold, rows: done, of: total }),
-    });
-    const parity = checkParity(scored, card, window, sourceSha256);
-    const cardRef = await writeParity(store, job.cardRef, card, parity);
-    parityOut.push({ name: job.name, fold: job.fold, modelId: job.modelId, cardRef, passed: parity.passed });
-    const entry = byName.get(job.name) ?? { name: job.name, kind: job.kind, role: job.role, rows: [], parity: [] };
-    scored.ts.forEach((ts, i) => entry.rows.push({ ts, fold: job.fold, forecast: scored.vol[i]!, sigma: scored.sigma ? scored.sigma[i]! : null }));
-    entry.parity.push({ fold: job.fold, modelId: job.modelId, cardRef, passed: parity.passed, maxRelError: parity.maxRelError, reason: parity.reason });
-    byName.set(job.name, entry);
+  // Every fitted model on its fold.
+  const scored = new Map<string, Scored>();
+  for (const [n, m] of input.models.entries()) {
+    beat({ stage: 'score', model: m.name, fold: m.fold, done: n, of: input.models.length });
+    const f = folds.find((x) => x.fold === m.fold)!;
+    const r = await scoreArtifact(store, m, input.target, featuresPath, f.test, m.fold);
+    const entry = scored.get(m.name) ?? { name: m.name, kind: m.kind, byFold: new Map() };
+    entry.byFold.set(m.fold, { model: m, ...r });
+    scored.set(m.name, entry);
   }
-  for (const m of byName.values()) m.rows.sort((a, b) => a.ts - b.ts);
-  const ensembles = await buildEnsembles(store, input, jobs, byName, actual, featuresPath, beat);
-  for (const e of ensembles.predictions) byName.set(e.name, e);
-  parityOut.push(...ensembles.parity);
-  const models = [...byName.values()];
+  for (const f of input.failures ?? []) {
+    if (f.fold !== null && !scored.has(f.name)) scored.set(f.name, { name: f.name, kind: input.models.find((m) => m.name === f.name)?.kind ?? 'unknown', byFold: new Map() });
+  }
+  const failureOf = (name: string, fold: number) => (input.failures ?? []).find((x) => x.name === name && x.fold === fold);
+  const statusOf = (s: Scored, fold: number): FoldStatus => {
+    const got = s.byFold.get(fold);
+    if (got) return { fold, ok: got.parity.passed, reason: got.parity.passed ? null : `parity failed: ${got.parity.reason}` };
+    const failed = failureOf(s.name, fold);
+    return { fold, ok: false, reason: failed ? `fit failed: ${failed.error}` : 'not fitted' };
+  };
+  const predictions: ModelPredictions[] = [...scored.values()].map((s) => ({
+    name: s.name,
+    kind: s.kind,
+    role: roleOf(s.kind, s.name, input.incumbent),
+    rows: [...s.byFold.entries()].flatMap(([fold, v]) => (v.parity.passed ? v.rows.map((r) => ({ ...r, fold })) : [])).sort((a, b) => a.ts - b.ts),
+    parity: [...s.byFold.values()].map((v) => v.parity).sort((a, b) => a.fold - b.fold),
+    folds: folds.map((f) => statusOf(s, f.fold)),
+  }));
+
+  const ens = await buildEnsembles(store, input, folds, predictions, scored, actual, horizon, bar, beat);
+  predictions.push(...ens.predictions);
+  const served = input.served ? await scoreServed(store, input, input.served, holdout, featuresPath, beat) : null;
 
   beat({ stage: 'metrics' });
-  const harRv = models.find((m) => m.name === 'har_rv')?.name ?? models.find((m) => m.kind === 'har_rv')?.name ?? null;
-  const champion = input.champion ? (input.champion.models?.length ? `champion:${input.champion.name}` : input.champion.name) : null;
-  const computeInput = { models, actual, folds: input.folds, horizonBars: horizon, barMs: bar, harRv, champion, regimeThresholds: input.regimeThresholds };
-  const doc: MetricsDocument = {
-    runId: input.runId,
-    series: input.series,
-    target: input.target,
-    featuresRef: input.featuresRef,
-    ...computeMetrics(computeInput),
-    ensembles: ensembles.built.map(({ name, fold, modelId, weights }) => ({ name, fold, modelId, weights })),
-  };
+  const computed = computeMetrics({ models: predictions, served, actual, folds, horizonBars: horizon, barMs: bar, incumbent: input.incumbent ?? null });
+  const { aligned, ...metrics } = computed;
+  const doc: MetricsDocument = { runId: input.runId, series: input.series, target: input.target, featuresRef: input.featuresRef, ...metrics, ensembles: ens.records };
 
   beat({ stage: 'write' });
   const dir = await mkdtemp(join(tmpdir(), 'volcast-eval-'));
   try {
-    const oos: OosRow[] = models.flatMap((m) => m.rows.map((r) => ({ ts: r.ts, fold: r.fold, model: m.name, actual: actual.get(r.ts) ?? null, forecast: r.forecast, sigma: r.sigma })));
+    const all = served ? [...predictions, served] : predictions;
+    const oos: OosRow[] = all.flatMap((m) => m.rows.map((r) => ({ ts: r.ts, fold: r.fold, model: m.name, actual: actual.get(r.ts) ?? null, forecast: r.forecast, sigma: r.sigma })));
     const oosPath = join(dir, 'oos.parquet');
     await writeOosParquet(oosPath, oos);
     const oosRef = await store.putFile(layout.run(input.runId, 'oos.parquet'), oosPath, 'application/vnd.apache.parquet');
     const metricsRef = await store.putJson(layout.run(input.runId, 'metrics.json'), doc);
     beat({ stage: 'report' });
-    const html = await buildReport(doc, commonRows(computeInput));
+    const html = await buildReport(doc, aligned);
     const reportRef = await store.putBuffer(layout.run(input.runId, 'report/index.html'), html, 'text/html; charset=utf-8');
-    return { runId: input.runId, oosRef, metricsRef, reportRef, leaderboard: doc.leaderboard, bestBaseline: doc.bestBaseline, parity: parityOut, ensembles: ensembles.built };
+    return { runId: input.runId, oosRef, metricsRef, reportRef, leaderboard: doc.leaderboard, bestBaseline: doc.bestBaseline, gate: doc.gate };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
+/** The served artifact on the holdout's test rows (an ensemble: its members, combined as recorded). */
+async function scoreServed(store: ArtifactStore, input: EvaluateInput, s: ServedArtifact, holdout: EvalFold, featuresPath: string, beat: Beat): Promise<ModelPredictions & { trainEndTs: number | null }> {
+  beat({ stage: 'served', model: s.name });
+  const base = { name: `served:${s.name}`, kind: s.kind, role: 'served' as const, trainEndTs: s.trainEndTs };
+  if (s.kind === 'ensemble') {
+    const card = await store.getJson<EnsembleCard>(s.cardRef);
+    const parts = [];
+    for (const m of card.members) parts.push(await scoreArtifact(store, m, input.target, featuresPath, holdout.test, holdout.fold));
+    const maps = parts.map((p) => new Map(p.rows.map((r) => [r.ts, r.forecast])));
+    const ts = [...maps[0]!.keys()].filter((t) => maps.every((m) => m.has(t))).sort((a, b) => a - b);
+    const passed = parts.every((p) => p.parity.passed);
+    return {
+      ...base,
+      rows: passed ? ts.map((t) => ({ ts: t, fold: holdout.fold, forecast: combineVol(card.members.map((m) => m.weight), maps.map((m) => m.get(t)!)), sigma: null })) : [],
+      parity: parts.map((p) => p.parity),
+      folds: [{ fold: holdout.fold, ok: passed, reason: passed ? null : 'a member failed parity' }],
+    };
+  }
+  const r = await scoreArtifact(store, s, input.target, featuresPath, holdout.test, holdout.fold);
+  return {
+    ...base,
+    rows: r.parity.passed ? r.rows.map((x) => ({ ...x, fold: holdout.fold })) : [],
+    parity: [r.parity],
+    folds: [{ fold: holdout.fold, ok: r.parity.passed, reason: r.parity.reason }],
+  };
+}
+
 /**
- * Ensembles per fold over members that passed parity on that fold: weights (equal, or QLIKE on the
- * validation span at the end of the fold's training window), the combined test forecasts, and the
- * recorded combination written as models/{ensembleId}/card.json.
+ * Ensembles per fold over members that completed that fold. Weights: equal, or QLIKE-optimal on the
+ * members' out-of-sample forecasts of the EARLIER folds whose targets were known when this fold's
+ * test window opened (fold 0, or no such rows: equal weights), never on a model's in-sample fit.
+ * Each fold's combination is recorded as models/{ensembleId}/card.json; the serving weights use
+ * every fold's out-of-sample rows (all known at run time).
  */
 async function buildEnsembles(
   store: ArtifactStore,
   input: EvaluateInput,
-  jobs: Job[],
-  byName: Map<string, ModelPredictions>,
+  folds: EvalFold[],
+  preds: ModelPredictions[],
+  scored: Map<string, Scored>,
   actual: Map<number, number | null>,
-  featuresPath: string,
+  horizon: number,
+  bar: number,
   beat: Beat,
-): Promise<{ predictions: ModelPredictions[]; parity: EvaluateResult['parity']; built: EvaluateResult['ensembles'] }> {
-  const predictions: ModelPredictions[] = [];
-  const parity: EvaluateResult['parity'] = [];
-  const built: EvaluateResult['ensembles'] = [];
+): Promise<{ predictions: ModelPredictions[]; records: EnsembleRecord[] }> {
+  const out: ModelPredictions[] = [];
+  const records: EnsembleRecord[] = [];
+  const byName = new Map(preds.map((p) => [p.name, p]));
   for (const spec of input.ensembles ?? []) {
     if (byName.has(spec.name)) throw new EvaluationInputError(`ensemble ${spec.name} has the name of a model`);
-    const entry: ModelPredictions = { name: spec.name, kind: 'ensemble', role: 'challenger', rows: [], parity: [] };
-    let complete = true;
-    for (const fold of input.folds) {
-      const members = spec.members.map((name) => jobs.find((j) => j.name === name && j.fold === fold.fold && j.role !== 'champion'));
-      const preds = spec.members.map((name) => byName.get(name));
-      const failed = spec.members.filter((name, i) => !members[i] || !preds[i]?.parity.find((p) => p.fold === fold.fold)?.passed);
-      if (failed.length) {
-        complete = false; // a member missing or failing parity on a fold: the ensemble is not judged
-        break;
+    const members = spec.members.map((n) => byName.get(n));
+    const entry: ModelPredictions = { name: spec.name, kind: 'ensemble', role: spec.name === input.incumbent ? 'incumbent' : 'challenger', rows: [], parity: [], folds: [] };
+    const record: EnsembleRecord = { name: spec.name, method: spec.method, members: [...spec.members], folds: [], serving: null };
+    for (const fold of folds) {
+      beat({ stage: 'ensemble', ensemble: spec.name, fold: fold.fold });
+      const missing = spec.members.filter((n, i) => !members[i]?.folds.find((f) => f.fold === fold.fold)?.ok);
+      if (missing.length) {
+        entry.folds.push({ fold: fold.fold, ok: false, reason: `member(s) ${missing.join(', ')} failed on this fold` });
+        continue;
       }
-      let weights = spec.members.map(() => 1 / spec.members.length);
-      let validation: EnsembleCard['validation'] = null;
-      if (spec.method === 'qlike') {
-        if (!fold.train) throw new EvaluationInputError(`ensemble ${spec.name}: fold ${fold.fold} has no training window to fit weights on`);
-        const len = fold.train.endTs - fold.train.startTs;
-        const bar = barMsOf(input.series.timeframe);
-        const win = { startTs: fold.train.endTs - Math.floor((len * VALIDATION_SHARE) / bar) * bar, endTs: fold.train.endTs };
-        beat({ stage: 'ensemble', ensemble: spec.name, fold: fold.fold });
-        const vals: Map<number, number>[] = [];
-        for (const m of members) {
-          const { card } = await readCard(store, m!.cardRef);
-          const scored = await scoreModel({ modelPath: await store.getFile(m!.modelRef), modelSha256: m!.modelRef.sha256, card, featuresPath, window: win });
-          vals.push(new Map(scored.ts.map((t, i) => [t, scored.vol[i]!])));
-        }
-        const ts = [...vals[0]!.keys()].filter((t) => actual.get(t) != null && vals.every((v) => v.has(t))).sort((a, b) => a - b);
-        if (ts.length < 24) throw new EvaluationInputError(`ensemble ${spec.name}: only ${ts.length} validation rows on fold ${fold.fold}`);
-        const a = ts.map((t) => actual.get(t)!);
-        const f = vals.map((v) => ts.map((t) => v.get(t)!));
-        weights = fitQlikeWeights(a, f);
-        validation = { ...win, rows: ts.length, qlike: ensembleQlike(a, f, weights) };
-      }
-      // Test forecasts where every member has one.
-      const memberRows = preds.map((p) => new Map(p!.rows.filter((r) => r.fold === fold.fold).map((r) => [r.ts, r.forecast])));
-      const ts = [...memberRows[0]!.keys()].filter((t) => memberRows.every((m) => m.has(t))).sort((x, y) => x - y);
-      for (const t of ts) entry.rows.push({ ts: t, fold: fold.fold, forecast: combineVol(weights, memberRows.map((m) => m.get(t)!)), sigma: null });
-      const recorded: EnsembleMember[] = members.map((m, i) => ({ name: m!.name, modelId: m!.modelId, modelRef: m!.modelRef, cardRef: latestCardRef(byName, m!), weight: weights[i]! }));
+      const earlier = (r: { ts: number; fold: number }) => r.fold !== fold.fold && r.ts + horizon * bar < fold.test.startTs && folds.findIndex((f) => f.fold === r.fold) < folds.indexOf(fold);
+      const fit = weightsOn(spec, members as ModelPredictions[], actual, earlier);
+      const rowsOf = (m: ModelPredictions) => new Map(m.rows.filter((r) => r.fold === fold.fold).map((r) => [r.ts, r.forecast]));
+      const memberRows = (members as ModelPredictions[]).map(rowsOf);
+      const ts = [...memberRows[0]!.keys()].filter((t) => memberRows.every((m) => m.has(t))).sort((a, b) => a - b);
+      for (const t of ts) entry.rows.push({ ts: t, fold: fold.fold, forecast: combineVol(fit.weights, memberRows.map((m) => m.get(t)!)), sigma: null });
+      const recorded: EnsembleMember[] = spec.members.map((n, i) => {
+        const v = scored.get(n)!.byFold.get(fold.fold)!;
+        return { name: n, modelId: v.model.modelId, modelRef: v.model.modelRef, cardRef: v.parity.cardRef, weight: fit.weights[i]! };
+      });
       const modelId = ensembleModelId(spec.method, recorded);
       const card: EnsembleCard = {
-        modelId, name: spec.name, kind: 'ensemble', method: spec.method, target: input.target, featureSetId: input.featureSetId ?? null,
-        fold: fold.fold, combine: 'variance', members: recorded, validation, parity: { passed: true, reason: 'every member passed ONNX parity on this fold' },
+        modelId, name: spec.name, kind: 'ensemble', method: spec.method, target: input.target, series: input.series, featureSetId: input.featureSetId ?? null,
+        fold: fold.fold, combine: 'variance', members: recorded, weightsFitOn: fit.on, parity: { passed: true, reason: 'every member passed ONNX parity on this fold' },
       };
       const cardRef = await store.putJson(layout.model(modelId, 'card.json'), card);
       entry.parity.push({ fold: fold.fold, modelId, cardRef, passed: true, maxRelError: null, reason: card.parity.reason });
-      parity.push({ name: spec.name, fold: fold.fold, modelId, cardRef, passed: true });
-      built.push({ name: spec.name, fold: fold.fold, modelId, cardRef, weights: Object.fromEntries(recorded.map((m) => [m.name, m.weight])) });
+      entry.folds.push({ fold: fold.fold, ok: true, reason: null });
+      record.folds.push({ fold: fold.fold, modelId, weights: Object.fromEntries(recorded.map((m) => [m.name, m.weight])), weightsFitOn: fit.on });
     }
-    if (complete) predictions.push(entry);
+    if (members.every(Boolean)) {
+      const all = weightsOn(spec, members as ModelPredictions[], actual, () => true);
+      record.serving = { weights: Object.fromEntries(spec.members.map((n, i) => [n, all.weights[i]!])), rows: all.on?.rows ?? 0, qlike: all.on?.qlike ?? null };
+    }
+    entry.rows.sort((a, b) => a.ts - b.ts);
+    out.push(entry);
+    records.push(record);
   }
-  return { predictions, parity: onlyJudged(parity, predictions), built: built.filter((b) => predictions.some((p) => p.name === b.name)) };
+  return { predictions: out, records };
 }
 
-/** The member's card as rewritten with its parity (what scoring reads), else the fit's reference. */
-function latestCardRef(byName: Map<string, ModelPredictions>, m: Job): EnsembleMember['cardRef'] {
-  return byName.get(m.name)?.parity.find((p) => p.fold === m.fold)?.cardRef ?? m.cardRef;
-}
-
-function onlyJudged(parity: EvaluateResult['parity'], predictions: ModelPredictions[]): EvaluateResult['parity'] {
-  return parity.filter((p) => predictions.some((e) => e.name === p.name));
+/** Equal weights, or QLIKE weights on the rows `use` selects where every member has a forecast. */
+function weightsOn(spec: EnsembleSpec, members: ModelPredictions[], actual: Map<number, number | null>, use: (r: { ts: number; fold: number }) => boolean): { weights: number[]; on: EnsembleCard['weightsFitOn'] } {
+  const equal = { weights: spec.members.map(() => 1 / spec.members.length), on: null };
+  if (spec.method === 'equal') return equal;
+  const maps = members.map((m) => new Map(m.rows.filter(use).map((r) => [r.ts, r])));
+  const ts = [...maps[0]!.keys()].filter((t) => actual.get(t) != null && Number.isFinite(actual.get(t)!) && maps.every((m) => m.has(t))).sort((a, b) => a - b);
+  // Too few rows to fit on (fold 0 has none): equal weights.
+  if (ts.length < 24) return equal;
+  const a = ts.map((t) => actual.get(t)!);
+  const f = maps.map((m) => ts.map((t) => m.get(t)!.forecast));
+  const weights = fitQlikeWeights(a, f);
+  return { weights, on: { folds: [...new Set(ts.map((t) => maps[0]!.get(t)!.fold))].sort((x, y) => x - y), rows: ts.length, qlike: ensembleQlike(a, f, weights) } };
 }

@@ -1,10 +1,8 @@
-/** The evaluate activity's input and output, and the shape of runs/{runId}/metrics.json. */
-import type { Series } from '../platform/layout';
-import type { ForecastMetrics, DieboldMariano, RegimeThresholds } from '../metrics';
-import type { ObjectRef } from '../platform/store';
-import type { EnsembleMethod, EnsembleSpec } from './ensemble';
-import type { TestWindow, EvalFold, EvalModel, EvalChampion, EvaluateInput, ModelRole, LeaderboardRow, EvaluateResult } from '../../contracts/types';
-export type { TestWindow, EvalFold, EvalModel, EvalChampion, EvaluateInput, ModelRole, LeaderboardRow, EvaluateResult };
+/** The shape of runs/{runId}/metrics.json and of an ensemble's recorded card (stage-internal formats). */
+import type { EnsembleMethod, EvalFold, GateReport, LeaderboardRow, ModelRole, ObjectRef, Series, Window } from '../../contracts/types';
+import type { DieboldMariano, ForecastMetrics } from '../metrics';
+
+export type { EvalFold, EvalModel, EvaluateInput, EvaluateResult, LeaderboardRow, ModelRole } from '../../contracts/types';
 
 export interface EnsembleMember {
   name: string;
@@ -14,18 +12,21 @@ export interface EnsembleMember {
   weight: number;
 }
 
-/** models/{modelId}/card.json of an ensemble: the recorded combination, per fold. */
+/** models/{modelId}/card.json of an ensemble: the recorded combination (of one fold, or the serving fits). */
 export interface EnsembleCard {
   modelId: string;
   name: string;
   kind: 'ensemble';
   method: EnsembleMethod;
   target: string;
+  series?: Series;
   featureSetId: string | null;
-  fold: number;
+  /** The fold it combines on (null: the serving combination). */
+  fold: number | null;
   combine: 'variance';
   members: EnsembleMember[];
-  validation: { startTs: number; endTs: number; rows: number; qlike: number } | null;
+  /** The out-of-sample rows its weights were fit on (qlike: earlier folds' test rows; null: equal weights). */
+  weightsFitOn: { folds: number[]; rows: number; qlike: number } | null;
   parity: { passed: boolean; reason: string | null };
 }
 
@@ -42,13 +43,29 @@ export interface ModelReport {
   name: string;
   kind: string;
   role: ModelRole;
-  /** Rows this model predicted (all folds), and how many of them had a known actual. */
+  /** Fitted and passed parity on every fold. */
+  complete: boolean;
+  folds: { fold: number; ok: boolean; reason: string | null }[];
+  /** Rows this model predicted (all folds it completed). */
   rowsScored: number;
-  overall: ForecastMetrics;
-  perFold: { fold: number; metrics: ForecastMetrics }[];
+  /** On each segment's common rows; null where the model did not complete the segment. */
+  validation: ForecastMetrics | null;
+  holdout: ForecastMetrics | null;
+  overall: ForecastMetrics | null;
+  perFold: { fold: number; metrics: ForecastMetrics | null }[];
   parity: FoldParity[];
   parityPassed: boolean;
-  dm: { vsHarRv: DieboldMariano | null; vsChampion: DieboldMariano | null; vsBestBaseline: DieboldMariano | null };
+  /** On the holdout common rows. */
+  dm: { vsIncumbent: DieboldMariano | null; vsBestBaseline: DieboldMariano | null; vsHarRv: DieboldMariano | null };
+}
+
+export interface EnsembleRecord {
+  name: string;
+  method: EnsembleMethod;
+  members: string[];
+  folds: { fold: number; modelId: string; weights: Record<string, number>; weightsFitOn: EnsembleCard['weightsFitOn'] }[];
+  /** Weights for a serving combination: fit on every fold's out-of-sample rows (all known at run time). */
+  serving: { weights: Record<string, number>; rows: number; qlike: number | null } | null;
 }
 
 export interface MetricsDocument {
@@ -58,15 +75,17 @@ export interface MetricsDocument {
   horizonBars: number;
   featuresRef: ObjectRef;
   folds: EvalFold[];
-  /** Every metric is computed on the common rows: known actual and a forecast from every model. */
-  commonRows: { overall: number; perFold: { fold: number; rows: number }[] };
+  commonRows: { validation: number; holdout: number; overall: number; perFold: { fold: number; rows: number }[] };
   leaderboard: LeaderboardRow[];
-  bestBaseline: { model: string; kind: string; qlike: number } | null;
+  bestBaseline: { model: string; kind: string; qlike: number | null } | null;
   harRv: string | null;
-  champion: string | null;
+  incumbent: string | null;
+  /** The artifact serving before this run, on the holdout (all its rows; those after its training end). */
+  served: { name: string; kind: string; trainEndTs: number | null; holdout: ForecastMetrics | null; outOfSample: ForecastMetrics | null; parity: FoldParity[] } | null;
   models: ModelReport[];
+  gate: GateReport;
+  ensembles?: EnsembleRecord[];
   definitions: Record<string, string>;
-  /** Ensemble weights per fold (the recorded combinations). */
-  ensembles?: { name: string; fold: number; modelId: string; weights: Record<string, number> }[];
 }
 
+export type { Window };

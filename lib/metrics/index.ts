@@ -40,7 +40,7 @@ export interface MetricRows {
   sigma?: readonly number[] | null;
 }
 
-export function forecastMetrics(rows: MetricRows, regimeThresholds?: RegimeThresholds | null): ForecastMetrics {
+export function forecastMetrics(rows: MetricRows, regimeThresholds?: RegimeThresholds | readonly RegimeThresholds[] | null): ForecastMetrics {
   const { actual, forecast } = rows;
   return {
     rows: actual.length,

@@ -26,11 +26,20 @@ export function regimeOf(v: number, t: RegimeThresholds): Regime {
   return c;
 }
 
-export function regimeMetrics(actualVol: readonly number[], forecastVol: readonly number[], t: RegimeThresholds): RegimeMetrics {
+/**
+ * Thresholds: one pair for every row, or one pair per row (walk-forward folds each label their rows
+ * with the thresholds fit on their own training window).
+ */
+export function regimeMetrics(actualVol: readonly number[], forecastVol: readonly number[], thresholds: RegimeThresholds | readonly RegimeThresholds[]): RegimeMetrics {
   assertPaired(actualVol, forecastVol);
-  if (!(t.q1 <= t.q2)) throw new MetricInputError(`regime thresholds must satisfy q1 <= q2, got ${t.q1}, ${t.q2}`);
+  const perRow = Array.isArray(thresholds) ? (thresholds as readonly RegimeThresholds[]) : null;
+  if (perRow && perRow.length !== actualVol.length) throw new MetricInputError(`regime thresholds for ${perRow.length} rows, ${actualVol.length} values`);
+  for (const t of perRow ?? [thresholds as RegimeThresholds]) {
+    if (!(t.q1 <= t.q2)) throw new MetricInputError(`regime thresholds must satisfy q1 <= q2, got ${t.q1}, ${t.q2}`);
+  }
+  const at = (i: number): RegimeThresholds => (perRow ? perRow[i]! : (thresholds as RegimeThresholds));
   const confusion = [0, 1, 2].map(() => [0, 0, 0]);
-  actualVol.forEach((a, i) => confusion[regimeOf(a, t)]![regimeOf(forecastVol[i]!, t)]!++);
+  actualVol.forEach((a, i) => confusion[regimeOf(a, at(i))]![regimeOf(forecastVol[i]!, at(i))]!++);
   const n = actualVol.length;
   const correct = confusion[0]![0]! + confusion[1]![1]! + confusion[2]![2]!;
   const f1s: number[] = [];

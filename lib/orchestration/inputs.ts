@@ -72,6 +72,8 @@ export function scoreInput(cfg: VolcastConfig, opts: ScoreOptions = {}): ScoreIn
     timeframe: opts.timeframe ?? defaultTimeframe(cfg),
     targets: opts.targets ?? cfg.targets,
     maxDataAgeMinutes: cfg.scoring.maxDataAgeMinutes,
+    lateBarWaitMinutes: cfg.scoring.lateBarWaitMinutes,
+    lateBarRetrySeconds: cfg.scoring.lateBarRetrySeconds,
     ...(opts.now !== undefined ? { now: opts.now } : {}),
     ...(opts.ingest !== undefined ? { ingest: opts.ingest } : {}),
   };

@@ -28,8 +28,8 @@ const walkForward = z
     stepBars: z.number().int().positive(),
     window: z.enum(['expanding', 'rolling']),
     embargoBars: z.number().int().nonnegative(),
-    /** Anchor `folds` test windows at the end of the data instead of tiling from the start. */
-    folds: z.number().int().positive().optional(),
+    /** Anchor `folds` test windows at the end of the data instead of tiling from the start (the last is the holdout). */
+    folds: z.number().int().min(2, 'at least 2: the validation folds choose, the last (the holdout) judges; one fold cannot do both').optional(),
   })
   .strict();
 
@@ -79,7 +79,14 @@ export const configSchema = z
       .strict(),
     targets: z.array(z.enum(TRAINABLE_TARGETS)).min(1),
     schedules: z.object({ score: schedule, train: schedule }).strict(),
-    scoring: z.object({ maxDataAgeMinutes: z.number().int().positive() }).strict(),
+    scoring: z
+      .object({
+        maxDataAgeMinutes: z.number().int().positive(),
+        /** How long scoring waits for the bar that just closed to be published, re-ingesting. */
+        lateBarWaitMinutes: z.number().min(0).max(60),
+        lateBarRetrySeconds: z.number().int().min(1).max(600),
+      })
+      .strict(),
     models: z.record(
       z.string().regex(/^[a-z][a-z0-9_]*$/, 'model names: lower-case letters, digits, _'),
       z.object({ kind: z.enum(MODEL_KIND_NAMES), params: z.record(z.string(), z.unknown()) }).strict(),
@@ -107,6 +114,7 @@ export const configSchema = z
         primaryLoss: z.enum(['qlike', 'mse']),
         minImprovement: z.number().min(0).max(1),
         dmPValue: z.number().gt(0).lt(1),
+        spaPValue: z.number().gt(0).lte(1),
       })
       .strict(),
   })

@@ -84,6 +84,12 @@ export class NoChampionError extends PermanentError {}
 /** The newest closed bar is older than scoring.maxDataAgeMinutes. */
 export class StaleDataError extends PermanentError {}
 
+/** The bar that closed last at the scoring clock was not published in time (after the configured wait). */
+export class LateBarError extends PermanentError {}
+
+/** The data holds a bar that had not closed at the scoring clock (a wrong clock or a bad source). */
+export class FutureBarError extends PermanentError {}
+
 /** Features built by other definitions (or another symbol set) than the model was trained on. */
 export class FeatureMismatchError extends PermanentError {}
 
@@ -95,7 +101,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'ConfigError', 'LayoutError', 'IntegrityError', 'MissingObjectError', 'CorruptDocumentError', 'UnknownSymbolError',
   'UnknownDomainNameError', 'CandleInputError', 'FeatureInputError', 'ModelInputError', 'ModelOutputError',
   'CardValidationError', 'TrainingInputError', 'EvaluationInputError', 'MetricInputError', 'NoChampionError',
-  'StaleDataError', 'FeatureMismatchError', 'RegistryError',
+  'StaleDataError', 'LateBarError', 'FutureBarError', 'FeatureMismatchError', 'RegistryError',
 ] as const;
 
 export function isPermanent(err: unknown): boolean {

@@ -56,6 +56,8 @@ export const layout = {
   candles: (s: Series, month: string) =>
     objectKey(['root', 'candles'], ...seriesSegments(s), ['month', `${monthSegment(month)}.parquet`]),
   candlesManifest: (s: Series) => objectKey(['root', 'candles'], ...seriesSegments(s), ['file', '_manifest.json']),
+  /** Acknowledged data-quality flags of a series (volcast data ack). */
+  candlesAcks: (s: Series) => objectKey(['root', 'candles'], ...seriesSegments(s), ['file', '_acks.json']),
   features: (featureSetId: string, s: Series) =>
     objectKey(['root', 'features'], ['featureSetId', featureSetId], ['exchange', s.exchange], ['symbol', symbolSegment(s.symbol)], [
       'timeframe',
