@@ -131,8 +131,9 @@ describe('SPA properties', () => {
 
   it('block length default and the variance kernel', () => {
     assert.equal(spaBlockLength(240, 24), 48);
-    assert.equal(spaBlockLength(2000, 1), 24);
-    assert.equal(spaBlockLength(100_000, 1), 47);
+    assert.equal(spaBlockLength(240, 1), 15);
+    assert.equal(spaBlockLength(2000, 1), 44);
+    assert.equal(spaBlockLength(2000, 24), 48);
     // b = 1: κ_i = (i/T)·0^(T−i) → only i = T has weight, i.e. none: the i.i.d. variance.
     const x = [1, 3, 2, 5, 4];
     const m = 3;
