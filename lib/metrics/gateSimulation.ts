@@ -115,3 +115,85 @@ export function truthLoss(spec: Omit<WorldSpec, 'rows'>, rows = 200_000, seed = 
   const l = qlikeLosses(w.target, w.truth);
   return l.reduce((s, x) => s + x, 0) / l.length;
 }
+
+export type ScenarioKind = 'noisy-copy' | 'equal' | 'best-of' | 'better';
+
+export interface ScenarioSpec {
+  /**
+   * noisy-copy: reference = truth·exp(e0), challenger = reference·exp(e1) (worse in expectation);
+   * equal: reference and challenger independent noisy versions of the truth, equal expected loss;
+   * best-of: `candidates` such versions, the challenger the one with the lowest mean loss on the rows;
+   * better: challenger with `improvement` (default 10%) lower expected QLIKE than the reference,
+   *   plus `candidates − 1` reference-like models (the best-of-N guard sees a real improvement).
+   */
+  kind: ScenarioKind;
+  rows: number;
+  horizonBars: number;
+  /** Forecast-error noise of the reference and of the null candidates (the sd is replaced for 'better'). */
+  noise: NoiseSpec;
+  /** Candidate-set size for 'best-of' and 'better' (default 8; 'better' with 1 = no candidate set). */
+  candidates?: number;
+  improvement?: number;
+  /** L0, the truth's expected QLIKE (truthLoss) for 'better'. */
+  truthLoss?: number;
+  world?: Pick<WorldSpec, 'persistence' | 'logVolSd' | 'tailDf'>;
+}
+
+export interface Scenario {
+  challenger: number[];
+  reference: number[];
+  candidates: number[][] | null;
+  /** Expected relative improvement 1 − E L(challenger) / E L(reference) by construction (null: unknown). */
+  expectedImprovement: number | null;
+}
+
+/**
+ * The 'better' construction: reference error sd s0, challenger s0/2, s0 solved so that
+ * L0 + x(s0/2) = (1 − improvement)(L0 + x(s0)), x(s) = exp(2s²) − 1.
+ */
+export function betterNoise(truthLossL0: number, improvement = 0.1): { reference: number; challenger: number } {
+  let lo = 0;
+  let hi = 2;
+  for (let i = 0; i < 100; i++) {
+    const s = (lo + hi) / 2;
+    const gap = (1 - improvement) * (truthLossL0 + excessLoss(s)) - (truthLossL0 + excessLoss(s / 2));
+    if (gap < 0) lo = s;
+    else hi = s;
+  }
+  const s0 = (lo + hi) / 2;
+  return { reference: s0, challenger: s0 / 2 };
+}
+
+const meanOf = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+
+export function simulateScenario(spec: ScenarioSpec, rng: Rng): Scenario {
+  const world = simulateWorld({ rows: spec.rows, horizonBars: spec.horizonBars, ...spec.world }, rng);
+  const losses = (f: number[]) => qlikeLosses(world.target, f);
+  const noisy = (sd: number) => noisyForecast(world.truth, { ...spec.noise, sd }, rng);
+  const n = spec.candidates ?? 8;
+  switch (spec.kind) {
+    case 'noisy-copy': {
+      const ref = noisy(spec.noise.sd);
+      const challenger = noisyForecast(ref, spec.noise, rng);
+      return { challenger: losses(challenger), reference: losses(ref), candidates: null, expectedImprovement: null };
+    }
+    case 'equal':
+      return { reference: losses(noisy(spec.noise.sd)), challenger: losses(noisy(spec.noise.sd)), candidates: null, expectedImprovement: 0 };
+    case 'best-of': {
+      const reference = losses(noisy(spec.noise.sd));
+      const candidates = Array.from({ length: n }, () => losses(noisy(spec.noise.sd)));
+      const means = candidates.map(meanOf);
+      const best = means.indexOf(Math.min(...means));
+      return { reference, challenger: candidates[best]!, candidates, expectedImprovement: 0 };
+    }
+    case 'better': {
+      if (spec.truthLoss === undefined) throw new Error("scenario 'better' needs truthLoss (L0)");
+      const improvement = spec.improvement ?? 0.1;
+      const sd = betterNoise(spec.truthLoss, improvement);
+      const reference = losses(noisy(sd.reference));
+      const challenger = losses(noisy(sd.challenger));
+      const others = Array.from({ length: Math.max(n - 1, 0) }, () => losses(noisy(sd.reference)));
+      return { reference, challenger, candidates: n > 1 ? [challenger, ...others] : null, expectedImprovement: improvement };
+    }
+  }
+}
