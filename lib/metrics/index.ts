@@ -11,10 +11,13 @@ import { regimeMetrics, type RegimeMetrics, type RegimeThresholds } from './regi
 
 export * from './dieboldMariano';
 export * from './direction';
+export * from './gate';
 export * from './intervals';
 export * from './loss';
 export * from './mincerZarnowitz';
 export * from './regime';
+export { createRng, deriveSeed, type Rng } from './random';
+export * from './spa';
 export { MetricInputError } from './stats';
 
 export interface ForecastMetrics {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dieboldMariano, dmLag, forecastMetrics, neweyWestVariance, qlikeLosses, qlikeTerm } from '../../lib/metrics';
+import { dieboldMariano, dmLag, forecastMetrics, longRunVariance, LRV_RULES, neweyWestVariance, qlikeLosses, qlikeTerm } from '../../lib/metrics';
 import { runPythonJson } from '../fixtures/python';
 import { gaussian, rng, volSeries } from '../fixtures/series';
 
@@ -65,6 +65,19 @@ describe('metrics vs numpy/scipy/statsmodels references', () => {
       for (const k of ['meanDiff', 'longRunVariance', 'statistic', 'pValue', 'pValueOneSided', 'hlnStatistic', 'hlnPValue'] as const) {
         close(dm[k] as number, r.dm[k], `DM ${k}`);
       }
+      // The gate's version (Bartlett at max(2h, 48, NW), one-sided HLN t(T − 1)).
+      assert.equal(dm.robust.kernel, 'bartlett');
+      assert.equal(dm.robust.bandwidth, r.dm.robust.bandwidth);
+      for (const k of ['longRunVariance', 'statistic', 'hlnStatistic', 'hlnPValueOneSided'] as const) {
+        close(dm.robust[k] as number, r.dm.robust[k], `DM robust ${k}`);
+      }
+      // The other LRV rules of the study.
+      const d = qlikeLosses(c.actual, c.forecast).map((x, j) => x - qlikeLosses(c.actual, c.other)[j]!);
+      for (const rule of ['truncated-h', 'parzen-4h-96', 'qs-h-24', 'pw-bartlett-2h'] as const) {
+        const est = longRunVariance(d, LRV_RULES[rule](d, c.horizon));
+        close(est.value, r.dm.kernels[rule], `LRV ${rule}`);
+        if (rule === 'pw-bartlett-2h') close(est.ar1, r.dm.kernels['pw-bartlett-2h-ar1'], 'prewhitening AR(1)');
+      }
     });
   });
 
@@ -81,5 +94,19 @@ describe('metrics vs numpy/scipy/statsmodels references', () => {
     const same = dieboldMariano([1, 2, 3], [1, 2, 3], 1);
     assert.equal(same.statistic, null);
     assert.equal(neweyWestVariance([1, 1, 1, 1], 2), 0);
+    assert.equal(same.robust.hlnPValueOneSided, null);
+  });
+
+  it('robust DM: one-sided direction and the truncated kernel\'s PSD fallback', () => {
+    const a = [1, 2, 1, 2, 1, 2, 1, 2, 1, 2];
+    const better = dieboldMariano(a.map((x) => x - 0.5 + 0.01 * (x % 2)), a, 1);
+    assert.ok(better.robust.hlnPValueOneSided! < 0.5 && better.robust.statistic! < 0);
+    const worse = dieboldMariano(a, a.map((x) => x - 0.5 + 0.01 * (x % 2)), 1);
+    close(worse.robust.hlnPValueOneSided!, 1 - better.robust.hlnPValueOneSided!, 'one-sided symmetry');
+    // An alternating series: the rectangular kernel at lag 1 gives γ0 + 2γ1 < 0 → Bartlett fallback.
+    const alt = [1, -1, 1, -1, 1, -1, 1, -1];
+    const est = longRunVariance(alt, { kernel: 'truncated', bandwidth: 1 });
+    assert.equal(est.psdFallback, true);
+    assert.ok(est.value >= 0);
   });
 });
