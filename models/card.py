@@ -58,6 +58,8 @@ def build_card(inp: dict[str, Any], f: Fitted, model_sha256: str, self_check: di
         "purpose": inp.get("purpose", "fold"),
         "regime": inp.get("regime"),
         "features": inp["features"],
+        # The spec as the run named it (what a later run refits), and the parameters as fitted (defaults filled in).
+        "spec": {"name": m["name"], "kind": m["kind"], "params": m.get("params", {})},
         "params": f.params,
         "input": f.input,
         "output": {"name": "vol", "unit": UNITS[inp["target"]], "sigma": f.test_sigma is not None},

@@ -193,7 +193,7 @@ export function computeMetrics(input: ComputeInput): Omit<MetricsDocument, 'runI
             rs.map((r) => regimeOf(r.fold)).every(Boolean) ? rs.map((r) => regimeOf(r.fold)!) : null,
           )
         : null;
-    served = { name: s.name, kind: s.kind, trainEndTs: s.trainEndTs, holdout: m(rows), outOfSample: m(oos), parity: s.parity };
+    served = { name: s.name.replace(/^served:/, ''), kind: s.kind, trainEndTs: s.trainEndTs, holdout: m(rows), outOfSample: m(oos), parity: s.parity };
   }
 
   // The gates' report: every candidate's holdout statistics, and SPA over the eligible ones.

@@ -21,6 +21,8 @@ interface StoredCard {
   featureDefinitionsSha?: string;
   featureUniverse?: string[];
   params?: Record<string, unknown>;
+  /** The spec as the run named it (cards written since specs are recorded). */
+  spec?: { name: string; kind: string; params: Record<string, unknown> };
   train?: { startTs: number; endTs: number };
   regime?: { q1: number; q2: number } | null;
   parity?: { passed: boolean } | null;
@@ -62,7 +64,7 @@ export async function manualRecord(
       const { card: mc } = await cardOf(store, m.modelId);
       check(mc, `member ${m.name} (${m.modelId}) of ${where}`);
       if (!mc.parity?.passed) throw new RegistryError(`member ${m.name} (${m.modelId}) of ${where} has not passed ONNX parity: it cannot be promoted`);
-      members.push({ name: m.name, kind: mc.kind, params: mc.params ?? {} });
+      members.push(mc.spec ?? { name: m.name, kind: mc.kind, params: mc.params ?? {} });
       definitionsSha = mc.featureDefinitionsSha;
       universe = mc.featureUniverse;
       regime ??= mc.regime ?? null;
@@ -75,7 +77,7 @@ export async function manualRecord(
     const onnx = await store.head(layout.model(args.modelId, 'model.onnx'));
     if (!onnx) throw new RegistryError(`${where} has no model.onnx`);
     modelRef = onnx;
-    spec = { name: card.name, kind: card.kind, params: card.params ?? {} };
+    spec = card.spec ?? { name: card.name, kind: card.kind, params: card.params ?? {} };
   }
   if (definitionsSha !== args.definitionsSha) {
     throw new RegistryError(`${where} was built on other feature definitions (${(definitionsSha ?? 'unrecorded').slice(0, 12)}, now ${args.definitionsSha.slice(0, 12)}): retrain instead`);
