@@ -10,6 +10,8 @@ import { connectClient, webUiUrl } from '../lib/platform/temporal';
 import { startReplayExchange } from '../infra/replayExchange';
 import type { BackfillProgress } from '../workflows/backfill';
 import { backfillInput, defaultExchange, seriesOf } from '../lib/orchestration/inputs';
+import { ackFlags, qualityFlags } from '../lib/candles/quality';
+import { layout } from '../lib/platform/layout';
 import { backfill, progressQuery } from '../workflows';
 
 function parseDate(what: string, value: string | undefined): number | undefined {
@@ -95,6 +97,24 @@ async function statusCommand(cfg: VolcastConfig, opts: { symbols?: string; excha
   }
 }
 
+async function flagsCommand(cfg: VolcastConfig, opts: { symbol: string; timeframe?: string; exchange?: string }): Promise<void> {
+  const store = new ArtifactStore(cfg);
+  const series = seriesOf(cfg, opts.symbol, opts);
+  const flags = await qualityFlags(store, series);
+  if (!flags.length) console.log(`${series.symbol} ${series.timeframe}: no rejected rows`);
+  for (const f of flags) {
+    console.log(`  ${f.ts === null ? '(unparsable time)'.padEnd(20) : isoTs(f.ts).padEnd(20)} ${f.reason.padEnd(26)} ${f.status}${f.note ? ` (${f.note})` : ''}  ${f.raw.slice(0, 80)}`);
+  }
+}
+
+async function ackCommand(cfg: VolcastConfig, opts: { symbol: string; timeframe?: string; exchange?: string; ts?: string[]; all?: boolean; reason: string }): Promise<void> {
+  const store = new ArtifactStore(cfg);
+  const series = seriesOf(cfg, opts.symbol, opts);
+  const ts = (opts.ts ?? []).map((t) => parseDate('ts', t)!);
+  const n = await ackFlags(store, series, { all: opts.all, ts }, opts.reason, new Date().toISOString());
+  console.log(`${series.symbol} ${series.timeframe}: ${n} flag(s) acknowledged (${opts.reason}); recorded in ${layout.candlesAcks(series)}`);
+}
+
 async function importCommand(cfg: VolcastConfig, files: string[], opts: { symbol?: string; timeframe?: string; exchange?: string }): Promise<void> {
   const store = new ArtifactStore(cfg);
   for (const file of files) {
@@ -134,6 +154,23 @@ export function registerData(program: Command): void {
     .option('--symbols <list>', 'comma-separated (default: config symbols)')
     .option('--exchange <id>', 'exchange id (default: the first configured)')
     .action(async (opts) => statusCommand(loadConfigOrExit(), opts));
+  data
+    .command('flags')
+    .description("a series' data-quality flags (rows candle validation rejected): open, acknowledged, or resolved by a valid bar stored since")
+    .requiredOption('--symbol <symbol>', 'e.g. BTC/USDT')
+    .option('--timeframe <tf>', 'default: the first configured')
+    .option('--exchange <id>', 'default: the first configured')
+    .action(async (opts) => flagsCommand(loadConfigOrExit(), opts));
+  data
+    .command('ack')
+    .description('acknowledge data-quality flags with a reason (recorded), so they stop blocking promotion')
+    .requiredOption('--symbol <symbol>', 'e.g. BTC/USDT')
+    .requiredOption('--reason <text>', 'why these rows may be ignored (recorded with the acknowledgement)')
+    .option('--ts <time...>', 'open time(s) of the flagged rows (ISO or ms)')
+    .option('--all', 'every open flag of the series')
+    .option('--timeframe <tf>', 'default: the first configured')
+    .option('--exchange <id>', 'default: the first configured')
+    .action(async (opts) => ackCommand(loadConfigOrExit(), opts));
   data
     .command('replay')
     .description('run the exchange replay server (Binance spot REST from ../shared/data) in the foreground, on loopback')
