@@ -1,5 +1,5 @@
 /**
- * volcast configuration: the one declared object (DESIGN.md, Configuration).
+ * volcast configuration: the one declared object (docs/design.md, Configuration).
  *
  * This file is plain data so that workflow code can import `taskQueues` without pulling in
  * validation or Node APIs (workflow bundles must stay deterministic and free of I/O).

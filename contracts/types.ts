@@ -207,7 +207,7 @@ export interface ScoreLatestResult {
 
 
 
-// ---- Candles (DESIGN: Candles) ----
+// ---- Candles (docs/design.md: Candles) ----
 /** A stored candle: ts = open time in ms UTC; optional fields are null when the source lacks them. */
 export interface Candle {
   ts: number;

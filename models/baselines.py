@@ -1,4 +1,4 @@
-"""The baselines of DESIGN.md, each exported as a small hand-written ONNX graph (onnx_export.py).
+"""The baselines of docs/design.md, each exported as a small hand-written ONNX graph (onnx_export.py).
 
 All models predict the conditional mean of the per-bar variance and output
 vol = sqrt(horizon * variance) (horizon 1 for target_gk_1h, 24 for target_rv_24h), i.e. the square

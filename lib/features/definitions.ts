@@ -6,7 +6,7 @@
  * ## Conventions
  * - `bar` = the series timeframe (1h for hourly candles). "N bars" = N·bar of time.
  * - ln = natural log. r_t = ln(close_t / close_prev) where close_prev is the previous candle PRESENT.
- * - A row stamped ts uses candles with open time ≤ ts only (DESIGN.md "Point in time"); targets look
+ * - A row stamped ts uses candles with open time ≤ ts only (docs/design.md "Point in time"); targets look
  *   forward and are the only columns that do.
  *
  * ## The gap rule (missing bars) — one rule for every feature

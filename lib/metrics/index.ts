@@ -1,5 +1,5 @@
 /**
- * Forecast evaluation metrics (DESIGN.md "Evaluation and promotion"), pure functions over paired
+ * Forecast evaluation metrics (docs/design.md "Evaluation and promotion"), pure functions over paired
  * arrays in volatility units. `forecastMetrics` bundles what the leaderboard reports for one model
  * on one set of rows.
  */

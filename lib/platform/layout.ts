@@ -1,5 +1,5 @@
 /**
- * The object layout of DESIGN.md. Every key in the bucket is built here, through `objectKey`,
+ * The object layout of docs/design.md. Every key in the bucket is built here, through `objectKey`,
  * which rejects any segment that could escape the layout ("..", slashes, control characters).
  */
 

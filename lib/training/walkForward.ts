@@ -1,5 +1,5 @@
 /**
- * Walk-forward folds (DESIGN.md, Walk-forward), defined in time on the timeframe grid so gaps in
+ * Walk-forward folds (docs/design.md, Walk-forward), defined in time on the timeframe grid so gaps in
  * the data never shift a window. Every model sees the same folds. A fit for a test window starting
  * at T uses rows whose target is fully known at T: with a target of horizon h bars, the target of
  * the row at ts is known when bar ts + h closes, at ts + (h+1) bars, so training rows end at
@@ -27,7 +27,7 @@ export function planWalkForward(spec: WalkForwardSpec, opts: SpanOptions): Fold[
 }
 
 /**
- * The serving fit's rows (DESIGN: the winning spec is fitted once more on every row whose target is
+ * The serving fit's rows (docs/design.md: the winning spec is fitted once more on every row whose target is
  * known at run time). Row ts has a known target iff bars ts + 1 … ts + h are in, i.e. ts + h bars ≤
  * lastTs, so training ends (exclusive) at lastTs − h bars + 1 bar; a rolling window keeps the
  * protocol's training length. Its "test" rows are the h newest rows (targets unknown): the rows

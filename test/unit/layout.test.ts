@@ -5,7 +5,7 @@ import { LayoutError, layout, objectKey, symbolFromSegment, symbolSegment } from
 const btc = { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h' };
 
 describe('object layout', () => {
-  it('builds the keys of DESIGN.md', () => {
+  it('builds the keys of docs/design.md', () => {
     assert.equal(layout.candles(btc, '2024-03'), 'candles/binance/BTC-USDT/1h/2024-03.parquet');
     assert.equal(layout.candlesManifest(btc), 'candles/binance/BTC-USDT/1h/_manifest.json');
     assert.equal(layout.features('fs123', btc), 'features/fs123/binance/BTC-USDT/1h.parquet');
