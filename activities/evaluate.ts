@@ -24,6 +24,7 @@ export async function evaluateInputOf(store: ArtifactStore, plan: PlanDocument, 
   }
   return {
     runId: req.runId,
+    gates: req.gates,
     series: plan.series,
     target: plan.target,
     featuresRef: plan.featuresRef,

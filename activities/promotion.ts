@@ -23,7 +23,7 @@ export function promotionActivities(store: ArtifactStore) {
 
     async decide(input: DecideInput): Promise<Decision> {
       const [metrics, plan] = await Promise.all([store.getJson<MetricsDocument>(input.metricsRef), store.getJson<PlanDocument>(input.planRef)]);
-      return decidePromotion({ gate: metrics.gate, champion: input.champion, incumbentUnknown: plan.incumbentUnknown ?? null, gates: input.gates, unresolvedDataFlags: input.unresolvedDataFlags });
+      return decidePromotion({ gate: metrics.gate, champion: input.champion, incumbentUnknown: plan.incumbentUnknown ?? null, unresolvedDataFlags: input.unresolvedDataFlags });
     },
 
     async commitServing(input: CommitServingInput): Promise<CommitServingResult> {

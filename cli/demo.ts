@@ -20,7 +20,7 @@ const DAY = 86_400_000;
 export interface DemoOptions {
   symbols?: string[];
   protocol?: string;
-  /** Days of history to backfill (the scheduled protocol needs 180 days plus 30 of warm-up). */
+  /** Days of history to backfill (the scheduled protocol needs 260 days plus 30 of feature warm-up). */
   days?: number;
 }
 
@@ -42,7 +42,7 @@ export async function runDemo(cfgIn: VolcastConfig, opts: DemoOptions = {}): Pro
     const now = replay.now();
 
     // 1. Backfill through ccxt (idempotent: a second run writes nothing).
-    const from = now - (opts.days ?? 240) * DAY;
+    const from = now - (opts.days ?? 300) * DAY;
     const bf = await client.workflow.start(backfill, {
       taskQueue: cfg.taskQueues.cpu,
       workflowId: `demo-backfill-${stamp}-${Date.now()}`,

@@ -449,6 +449,8 @@ export interface ServedArtifact {
 /** The evaluate stage's own input (lib/evaluation/run.ts): explicit artifacts, no plan needed. */
 export interface EvaluateInput {
   runId: string;
+  /** The gates the run decides with (their statistics are computed here, on the holdout). */
+  gates: PromotionGates;
   series: Series;
   target: string;
   featuresRef: ObjectRef;
@@ -466,6 +468,7 @@ export interface EvaluateInput {
 /** The evaluate activity's input: everything by reference to the plan. */
 export interface EvaluateRequest {
   runId: string;
+  gates: PromotionGates;
   planRef: ObjectRef;
   failures: FitFailure[];
   served: ServedArtifact | null;
@@ -502,15 +505,33 @@ export interface LeaderboardRow {
   parityPassed: boolean;
 }
 
-/** What the gates read (metrics.json gate): the holdout statistics of every eligible candidate. */
+/** One application of the statistical gate (lib/metrics/gate.ts judgeChallenger) to the challenger. */
+export interface GateVerdict {
+  reference: string;
+  passed: boolean;
+  relativeImprovement: number | null;
+  /** One-sided HLN-DM p-value (the gate's long-run variance). */
+  dmPValue: number | null;
+  /** SPA consistent p-value over every eligible candidate (when this verdict carries the best-of-N guard). */
+  spaPValue: number | null;
+  reasons: string[];
+}
+
+/** What the gates read (metrics.json gate): the holdout statistics, the challenger and its verdicts. */
 export interface GateReport {
   horizonBars: number;
   holdoutRows: number;
   validationRows: number;
+  /** Independent windows in the holdout: rows / max(h, one day of bars). */
+  holdoutWindows: number;
   bestBaseline: string | null;
   incumbent: string | null;
   /** Whether the incumbent has a holdout forecast to be judged on. */
   incumbentJudged: boolean;
+  /** The eligible spec other than the incumbent with the lowest validation QLIKE. */
+  challenger: string | null;
+  /** The challenger judged on the holdout against the incumbent (with SPA) and the best baseline. */
+  verdicts: { vsIncumbent: GateVerdict | null; vsBestBaseline: GateVerdict | null };
   candidates: {
     name: string;
     kind: string;
@@ -524,7 +545,7 @@ export interface GateReport {
     dmVsBestBaseline: DmSummary | null;
   }[];
   /** Hansen's SPA over the eligible candidates against the benchmark (the incumbent, else the best baseline). */
-  spa: { benchmark: string; candidates: number; pLower: number; pConsistent: number; pUpper: number } | null;
+  spa: { benchmark: string; candidates: number; pConsistent: number } | null;
 }
 
 export interface EvaluateResult {
@@ -583,6 +604,11 @@ export interface PromotionGates {
   dmPValue: number;
   /** Hansen's SPA (consistent) p-value over all eligible candidates: the best-of-N guard. */
   spaPValue: number;
+  spaReps: number;
+  /** The holdout must hold at least this many independent windows of max(h, one day of bars) rows. */
+  minHoldoutWindows: number;
+  /** The SPA bootstrap's seed: the same run decides the same way. */
+  seed: number;
 }
 
 /**

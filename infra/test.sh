@@ -31,9 +31,10 @@ reports=$VOLCAST_STATE_DIR/reports
 mkdir -p "$reports"
 
 echo; echo "== TypeScript tests (node --test)"
-# The pure unit tier (npm run test:unit runs it alone, without a stack), the workflow-logic tier
-# (@temporalio/testing, stubbed activities), then the real-stack tests.
-ts_files=$(ls test/unit/*.test.ts test/workflows/*.test.ts test/*.test.ts 2>/dev/null | grep -E "${VOLCAST_TEST_FILTER:-.}")
+# The pure unit tier (npm run test:unit runs it alone, without a stack), the gate's calibration by
+# simulation (pure but long), the workflow-logic tier (@temporalio/testing, stubbed activities),
+# then the real-stack tests.
+ts_files=$(ls test/unit/*.test.ts test/calibration/*.test.ts test/workflows/*.test.ts test/*.test.ts 2>/dev/null | grep -E "${VOLCAST_TEST_FILTER:-.}")
 node --import tsx --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$reports/node.tap" \

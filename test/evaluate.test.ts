@@ -17,7 +17,7 @@ import { evaluateRun, type EvaluateInput, type MetricsDocument } from '../lib/ev
 import { layout } from '../lib/platform/layout';
 import { ArtifactStore, type ObjectRef } from '../lib/platform/store';
 import { connectClient } from '../lib/platform/temporal';
-import { taskQueues } from '../temporal.config';
+import { taskQueues, volcastConfig } from '../temporal.config';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
 import { fixtureModels, fixtureSeries, uploadFixtures, type FixtureManifest, type UploadedModel } from './fixtures/models';
 import { testConfig, uid } from './helpers';
@@ -54,6 +54,7 @@ describe('evaluate (real MinIO, DuckDB, onnxruntime-node, Temporal worker)', () 
       folds: fx.folds.map((f, i) => ({ ...f, holdout: i === fx.folds.length - 1, regime: REGIME })),
       models: models.map((m) => ({ name: m.name, kind: m.kind, fold: m.fold, modelId: m.modelId, modelRef: m.modelRef, cardRef: m.cardRef })),
       incumbent: 'log_har',
+      gates: { ...volcastConfig.promotion, minHoldoutWindows: 0 },
     };
     return { input, models };
   }
@@ -82,7 +83,7 @@ describe('evaluate (real MinIO, DuckDB, onnxruntime-node, Temporal worker)', () 
   it('through a workflow, from a plan: parity into the cards, oos.parquet, metrics.json (segments, gate report) and the HTML report', async () => {
     const { input, models } = await setup(uid('ev'));
     const planRef = await planOf(input);
-    const handle = await client.workflow.start(evaluateWorkflow, { taskQueue: taskQueues.cpu, workflowId: `test-${input.runId}`, args: [{ runId: input.runId, planRef, failures: [], served: null }] });
+    const handle = await client.workflow.start(evaluateWorkflow, { taskQueue: taskQueues.cpu, workflowId: `test-${input.runId}`, args: [{ runId: input.runId, planRef, failures: [], served: null, gates: input.gates }] });
     const r = await handle.result();
     assert.equal(r.oosRef.key, layout.run(input.runId, 'oos.parquet'));
     assert.equal(r.metricsRef.key, layout.run(input.runId, 'metrics.json'));

@@ -128,7 +128,7 @@ export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesR
   const served: ServedArtifact | null = champion
     ? { name: champion.name, kind: champion.kind, modelId: champion.modelId, modelRef: champion.modelRef, cardRef: champion.cardRef, trainEndTs: champion.trainEndTs ?? null }
     : null;
-  const evaluation = await acts.evaluate({ runId: input.runId, planRef: plan.planRef, failures: foldFailures, served });
+  const evaluation = await acts.evaluate({ runId: input.runId, planRef: plan.planRef, failures: foldFailures, served, gates: input.gates });
 
   let decision: TrainSeriesResult['decision'] = null;
   let serving: TrainSeriesResult['serving'] = null;

@@ -9,8 +9,9 @@
  * no loss on a segment it did not complete and cannot be chosen.
  */
 import { isBaselineKind, type RegimeThresholds } from '../../contracts/domain';
-import type { DmSummary, EvalFold, GateReport, LeaderboardRow, ModelRole } from '../../contracts/types';
-import { dieboldMariano, forecastMetrics, qlikeLosses, spaTest, type DieboldMariano, type ForecastMetrics } from '../metrics';
+import type { DmSummary, EvalFold, GateReport, GateVerdict, LeaderboardRow, ModelRole, PromotionGates } from '../../contracts/types';
+import { dieboldMariano, forecastMetrics, qlikeLosses, type DieboldMariano, type ForecastMetrics } from '../metrics';
+import { gateSettings, judgeChallenger } from '../metrics/gate';
 import type { FoldParity, MetricsDocument, ModelReport } from './types';
 
 export interface PredictionRow {
@@ -48,9 +49,11 @@ export interface ComputeInput {
   barMs: number;
   /** The incumbent (the champion's spec in this run), when there is one. */
   incumbent: string | null;
-  /** SPA bootstrap replications and seed (deterministic). */
-  spa?: { reps: number; seed: number };
+  /** The gates the run decides with: the challenger's verdicts are computed with them. */
+  gates: PromotionGates;
 }
+
+const DAY_MS = 86_400_000;
 
 export const DEFINITIONS: Record<string, string> = {
   qlike: 'mean of σ²/h − ln(σ²/h) − 1, σ² = realized variance (actual²), h = forecast variance (forecast²), both floored at 1e-12',
@@ -220,22 +223,39 @@ export function computeMetrics(input: ComputeInput): Omit<MetricsDocument, 'runI
     };
   });
   const incumbentJudged = incumbent !== null && holdLoss.has(incumbent);
-  const benchmark = incumbentJudged ? incumbent : bestBaseline && holdLoss.has(bestBaseline) ? bestBaseline : null;
-  const spaSet = candidates.filter((c) => c.eligible && c.name !== benchmark && c.name !== incumbent);
-  let spa: GateReport['spa'] = null;
-  if (benchmark && spaSet.length && hold.ts.length >= 3) {
-    const r = spaTest(holdLoss.get(benchmark)!, spaSet.map((c) => holdLoss.get(c.name)!), { horizonBars: input.horizonBars, reps: input.spa?.reps ?? 1000, seed: input.spa?.seed ?? 0 });
-    spa = { benchmark, candidates: spaSet.length, pLower: r.pLower, pConsistent: r.pConsistent, pUpper: r.pUpper };
-  }
+  // The challenger: chosen on the validation folds only, among the eligible specs but the incumbent.
+  const challenger =
+    candidates
+      .filter((c) => c.eligible && c.name !== incumbent && c.validationQlike !== null)
+      .sort((a, b) => a.validationQlike! - b.validationQlike! || a.name.localeCompare(b.name))[0]?.name ?? null;
+  // Judged on the holdout rows only (lib/metrics/gate.ts): against the incumbent with Hansen's SPA
+  // over every eligible candidate (the guard for "best of N"), and against the best baseline; with
+  // no incumbent to judge against, the best baseline carries the SPA. Volatility keeps loss
+  // differentials dependent for about a day: that many bars make one independent window.
+  const settings = gateSettings(input.gates, Math.max(1, Math.round(DAY_MS / input.barMs)));
+  const spaSet = (benchmark: string) => candidates.filter((c) => c.eligible && c.name !== benchmark && c.name !== incumbent && holdLoss.has(c.name)).map((c) => holdLoss.get(c.name)!);
+  const verdict = (reference: string | null, withSpa: boolean): GateVerdict | null => {
+    if (!challenger || !reference || reference === challenger || !holdLoss.has(reference) || hold.ts.length < 3) return null;
+    const set = withSpa ? spaSet(reference) : null;
+    // lazy: the bootstrap is skipped once an earlier check failed (the verdict is the same; its reasons say so).
+    const r = judgeChallenger({ challenger: holdLoss.get(challenger)!, reference: holdLoss.get(reference)!, candidates: set?.length ? set : null, horizonBars: input.horizonBars, lazy: true, ...settings });
+    return { reference, passed: r.passed, relativeImprovement: Number.isFinite(r.relativeImprovement) ? r.relativeImprovement : null, dmPValue: r.dm.robust.hlnPValueOneSided, spaPValue: r.spa?.pConsistent ?? null, reasons: r.reasons };
+  };
+  const vsIncumbent = incumbentJudged ? verdict(incumbent, true) : null;
+  const vsBestBaseline = bestBaseline && bestBaseline !== incumbent ? verdict(bestBaseline, !incumbentJudged) : null;
+  const withSpa = vsIncumbent ?? vsBestBaseline;
   const gate: GateReport = {
     horizonBars: input.horizonBars,
     holdoutRows: hold.ts.length,
     validationRows: val.ts.length,
+    holdoutWindows: hold.ts.length / Math.max(input.horizonBars, settings.persistenceBars),
     bestBaseline,
     incumbent,
     incumbentJudged,
     candidates,
-    spa,
+    challenger,
+    verdicts: { vsIncumbent, vsBestBaseline },
+    spa: withSpa && withSpa.spaPValue !== null ? { benchmark: withSpa.reference, candidates: spaSet(withSpa.reference).length, pConsistent: withSpa.spaPValue } : null,
   };
 
   // Ranked by the selection criterion (validation QLIKE); then those without one, by holdout QLIKE.

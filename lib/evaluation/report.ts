@@ -87,7 +87,7 @@ ${row(`served ${s.name}, all holdout rows`, s.holdout)}${row(`served ${s.name}, 
 
 function gateTable(doc: MetricsDocument): string {
   const g = doc.gate;
-  const spa = g.spa ? `SPA over ${g.spa.candidates} eligible candidate(s) against ${esc(g.spa.benchmark)}: p consistent ${pval(g.spa.pConsistent)} (lower ${pval(g.spa.pLower)}, upper ${pval(g.spa.pUpper)}).` : 'SPA: not computed (no benchmark or no eligible candidate).';
+  const spa = g.spa ? `SPA over ${g.spa.candidates} eligible candidate(s) against ${esc(g.spa.benchmark)}: p consistent ${pval(g.spa.pConsistent)}.` : 'SPA: not computed (no benchmark or no eligible candidate).';
   const rows = g.candidates.map(
     (c) =>
       `<tr class="${c.eligible ? '' : 'parity-fail'}"><td>${esc(c.name)}</td><td>${c.eligible ? '<span class="ok">eligible</span>' : `<span class="bad">${esc(c.why ?? '')}</span>`}</td><td>${num(c.validationQlike)}</td><td>${num(c.holdoutQlike)}</td><td>${pval(c.dmVsIncumbent?.pValue)}</td><td>${pval(c.dmVsBestBaseline?.pValue)}</td></tr>`,

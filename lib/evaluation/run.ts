@@ -126,7 +126,7 @@ export async function evaluateRun(store: ArtifactStore, input: EvaluateInput, be
   const served = input.served ? await scoreServed(store, input, input.served, holdout, featuresPath, beat) : null;
 
   beat({ stage: 'metrics' });
-  const computed = computeMetrics({ models: predictions, served, actual, folds, horizonBars: horizon, barMs: bar, incumbent: input.incumbent ?? null });
+  const computed = computeMetrics({ models: predictions, served, actual, folds, horizonBars: horizon, barMs: bar, incumbent: input.incumbent ?? null, gates: input.gates });
   const { aligned, ...metrics } = computed;
   const doc: MetricsDocument = { runId: input.runId, series: input.series, target: input.target, featuresRef: input.featuresRef, ...metrics, ensembles: ens.records };
 

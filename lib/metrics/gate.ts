@@ -16,7 +16,7 @@
  *      < spaPValue. The challenger was picked as the lowest loss among the candidates on these
  *      rows, so its own DM p-value overstates the evidence; SPA asks whether ANY candidate beats
  *      the reference once the search is accounted for.
- * The defaults (DEFAULT_GATE) are calibrated by simulation (bench/gate_study.ts, docs/gate-statistics.md;
+ * The defaults (DEFAULT_GATE: temporal.config.ts promotion, declared there once) are calibrated by simulation (bench/gate_study.ts, docs/gate-statistics.md;
  * checked by test/gateCalibration.test.ts). The p-value thresholds are far below 5% because both tests
  * over-reject at their nominal level on persistent, overlapping loss differentials (the long-run
  * variance and the stationary bootstrap see only part of the persistence on a few thousand rows):
@@ -28,6 +28,8 @@
 import { dieboldMariano, type DieboldMariano, type LrvRuleName, type LrvSpec } from './dieboldMariano';
 import { spaTest } from './spa';
 import { mean, MetricInputError } from './stats';
+import type { PromotionGates } from '../../contracts/types';
+import { volcastConfig } from '../../temporal.config';
 
 export interface GateSettings {
   /** Relative: 0.01 = the challenger's mean loss must be ≥ 1% lower. */
@@ -45,15 +47,21 @@ export interface GateSettings {
   seed: number;
 }
 
-export const DEFAULT_GATE: GateSettings = {
-  minImprovement: 0.01,
-  dmPValue: 0.01,
-  spaPValue: 0.005,
-  spaReps: 2000,
-  minWindows: 30,
-  persistenceBars: 24,
-  seed: 20240601,
-};
+/** The gates a run decides with, as judgeChallenger takes them (persistence: one day of bars). */
+export function gateSettings(gates: PromotionGates, persistenceBars: number): GateSettings {
+  return {
+    minImprovement: gates.minImprovement,
+    dmPValue: gates.dmPValue,
+    spaPValue: gates.spaPValue,
+    spaReps: gates.spaReps,
+    minWindows: gates.minHoldoutWindows,
+    persistenceBars,
+    seed: gates.seed,
+  };
+}
+
+/** The declared gates (temporal.config.ts promotion) on hourly bars: what the simulations calibrate. */
+export const DEFAULT_GATE: GateSettings = gateSettings(volcastConfig.promotion, 24);
 
 export interface GateInput extends Partial<GateSettings> {
   challenger: readonly number[];

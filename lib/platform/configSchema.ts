@@ -115,6 +115,10 @@ export const configSchema = z
         minImprovement: z.number().min(0).max(1),
         dmPValue: z.number().gt(0).lt(1),
         spaPValue: z.number().gt(0).lte(1),
+        spaReps: z.number().int().min(100).max(100_000),
+        /** A holdout shorter than this many independent windows (max(h, a day of bars) rows each) cannot promote. */
+        minHoldoutWindows: z.number().min(0),
+        seed: z.number().int().nonnegative(),
       })
       .strict(),
   })

@@ -1,105 +1,93 @@
 /** The gates (lib/promotion/gates.ts) and the run's specs (lib/training/plan.ts), as pure functions. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ChampionRecord, GateReport, PromotionGates } from '../../contracts/types';
+import type { ChampionRecord, GateReport, GateVerdict } from '../../contracts/types';
 import { decidePromotion } from '../../lib/promotion/gates';
 import { incumbentSpec, runSpecs } from '../../lib/training/plan';
 
-const gates: PromotionGates = { primaryLoss: 'qlike', minImprovement: 0.01, dmPValue: 0.05, spaPValue: 0.05 };
 type Cand = GateReport['candidates'][number];
 const cand = (name: string, kind: string, validation: number, holdout: number, extra: Partial<Cand> = {}): Cand => ({
   name, kind, baseline: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch'].includes(kind), eligible: true, why: null,
-  validationQlike: validation, holdoutQlike: holdout, dmVsIncumbent: { statistic: -3, pValue: 0.001 }, dmVsBestBaseline: { statistic: -3, pValue: 0.001 }, ...extra,
+  validationQlike: validation, holdoutQlike: holdout, dmVsIncumbent: null, dmVsBestBaseline: null, ...extra,
+});
+const verdict = (reference: string, passed: boolean, reasons: string[] = [passed ? 'pass all' : 'FAIL one-sided HLN-DM p 0.2 (needs < 0.01)']): GateVerdict => ({
+  reference, passed, relativeImprovement: 0.1, dmPValue: passed ? 0.001 : 0.2, spaPValue: 0.001, reasons,
 });
 const report = (candidates: Cand[], extra: Partial<GateReport> = {}): GateReport => ({
-  horizonBars: 1, holdoutRows: 240, validationRows: 480, bestBaseline: 'har_x', incumbent: null, incumbentJudged: false, candidates,
-  spa: { benchmark: 'har_x', candidates: candidates.length - 1, pLower: 0.001, pConsistent: 0.001, pUpper: 0.001 }, ...extra,
+  horizonBars: 1, holdoutRows: 720, validationRows: 1440, holdoutWindows: 30, bestBaseline: 'har_x', incumbent: null, incumbentJudged: false, candidates,
+  challenger: null, verdicts: { vsIncumbent: null, vsBestBaseline: null }, spa: null, ...extra,
 });
 const champion = (name: string, kind = name): ChampionRecord => ({
   modelId: `m-${name}`, name, kind, target: 'target_gk_1h', series: { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h' },
   featureSetId: 'fs', modelRef: { bucket: 'b', key: 'k', sha256: 's' }, cardRef: { bucket: 'b', key: 'c', sha256: 's' },
   runId: 'r0', decidedAt: '2026-01-01T00:00:00.000Z', action: 'bootstrap', reasons: [], loss: 0.3,
 });
+const decide = (gate: GateReport, c: ChampionRecord | null, flags: string[] = [], incumbentUnknown?: string) => decidePromotion({ gate, champion: c, incumbentUnknown, unresolvedDataFlags: flags });
 
-describe('promotion gates', () => {
-  it('no champion: the best baseline serves when no challenger beats it on the holdout', () => {
-    const d = decidePromotion({
-      gate: report([cand('har_x', 'har_x', 0.30, 0.30), cand('ewma', 'ewma', 0.35, 0.35), cand('lgbm', 'lightgbm', 0.29, 0.2985, { dmVsBestBaseline: { statistic: -0.2, pValue: 0.4 } })]),
-      champion: null, gates, unresolvedDataFlags: [],
-    });
+describe('promotion decisions', () => {
+  const lgbm = cand('lgbm', 'lightgbm', 0.27, 0.27);
+  const harx = cand('har_x', 'har_x', 0.30, 0.30);
+
+  it('no champion: the best baseline serves when the challenger does not pass the gate against it', () => {
+    const d = decide(report([harx, lgbm], { challenger: 'lgbm', verdicts: { vsIncumbent: null, vsBestBaseline: verdict('har_x', false) } }), null);
     assert.deepEqual([d.outcome, d.spec, d.challenger], ['bootstrap', 'har_x', 'lgbm']);
-    assert.ok(d.reasons.some((r) => /lgbm: FAIL holdout QLIKE 0.298500 vs har_x 0.300000: 0.50% lower \(needs ≥ 1.0%\)/.test(r)), d.reasons.join('\n'));
-    assert.ok(d.reasons.some((r) => /lgbm: FAIL one-sided HLN-DM p vs har_x 0.4000/.test(r)));
+    assert.ok(d.reasons.includes('lgbm vs har_x: FAIL one-sided HLN-DM p 0.2 (needs < 0.01)'), d.reasons.join('\n'));
   });
 
   it('no champion: a challenger that passes against the best baseline is the first champion', () => {
-    const d = decidePromotion({ gate: report([cand('har_x', 'har_x', 0.30, 0.30), cand('lgbm', 'lightgbm', 0.27, 0.27)]), champion: null, gates, unresolvedDataFlags: [] });
+    const d = decide(report([harx, lgbm], { challenger: 'lgbm', verdicts: { vsIncumbent: null, vsBestBaseline: verdict('har_x', true) } }), null);
     assert.deepEqual([d.outcome, d.spec], ['promote', 'lgbm']);
   });
 
-  it('the challenger is chosen on the validation folds, not on the holdout', () => {
-    // xgb is best on the holdout, lgbm on validation: lgbm is the one judged.
-    const d = decidePromotion({
-      gate: report([cand('har_x', 'har_x', 0.30, 0.30), cand('lgbm', 'lightgbm', 0.27, 0.29), cand('xgb', 'xgboost', 0.28, 0.20)]),
-      champion: null, gates, unresolvedDataFlags: [],
-    });
-    assert.equal(d.challenger, 'lgbm');
+  it('no champion and the best baseline is the best on validation: it serves', () => {
+    const d = decide(report([harx, cand('ewma', 'ewma', 0.35, 0.35)], { challenger: 'har_x' }), null);
+    assert.deepEqual([d.outcome, d.spec], ['bootstrap', 'har_x']);
   });
 
-  it('promotes over the incumbent only with the margin, a one-sided DM p below the level and the SPA guard', () => {
-    const g = (extra: Partial<Cand>, spa = 0.001) =>
-      report([cand('har_x', 'har_x', 0.30, 0.30), cand('lgbm', 'lightgbm', 0.27, 0.27, extra)], { incumbent: 'har_x', incumbentJudged: true, spa: { benchmark: 'har_x', candidates: 1, pLower: spa, pConsistent: spa, pUpper: spa } });
-    const ok = decidePromotion({ gate: g({}), champion: champion('har_x'), gates, unresolvedDataFlags: [] });
+  it('promotes over the incumbent only when both verdicts pass (against the incumbent with SPA, and the best baseline)', () => {
+    const lstm = cand('lstm', 'lstm', 0.29, 0.29);
+    const base = { incumbent: 'lstm', incumbentJudged: true, challenger: 'lgbm' };
+    const ok = decide(report([harx, lstm, lgbm], { ...base, verdicts: { vsIncumbent: verdict('lstm', true), vsBestBaseline: verdict('har_x', true) } }), champion('lstm'));
     assert.deepEqual([ok.outcome, ok.spec], ['promote', 'lgbm']);
-    const dm = decidePromotion({ gate: g({ dmVsIncumbent: { statistic: -1, pValue: 0.08 } }), champion: champion('har_x'), gates, unresolvedDataFlags: [] });
-    assert.deepEqual([dm.outcome, dm.spec], ['keep', 'har_x']);
-    assert.ok(dm.reasons.some((r) => /lgbm: FAIL one-sided HLN-DM p vs har_x 0.0800 \(needs < 0.05\)/.test(r)), dm.reasons.join('\n'));
-    const spa = decidePromotion({ gate: g({}, 0.2), champion: champion('har_x'), gates, unresolvedDataFlags: [] });
-    assert.equal(spa.outcome, 'keep');
-    assert.ok(spa.reasons.some((r) => /FAIL SPA \(best of 1 vs har_x\) consistent p 0.2000/.test(r)));
-    const margin = decidePromotion({ gate: report([cand('har_x', 'har_x', 0.30, 0.30), cand('lgbm', 'lightgbm', 0.27, 0.299)], { incumbent: 'har_x', incumbentJudged: true }), champion: champion('har_x'), gates, unresolvedDataFlags: [] });
-    assert.equal(margin.outcome, 'keep');
+    const noInc = decide(report([harx, lstm, lgbm], { ...base, verdicts: { vsIncumbent: verdict('lstm', false), vsBestBaseline: verdict('har_x', true) } }), champion('lstm'));
+    assert.deepEqual([noInc.outcome, noInc.spec], ['keep', 'lstm']);
+    assert.match(noInc.reasons.at(-1)!, /lgbm did not pass every gate; lstm is kept and refreshed/);
+    const noBase = decide(report([harx, lstm, lgbm], { ...base, verdicts: { vsIncumbent: verdict('lstm', true), vsBestBaseline: verdict('har_x', false) } }), champion('lstm'));
+    assert.equal(noBase.outcome, 'keep');
   });
 
-  it('judges against the best baseline too when the incumbent is not one', () => {
-    const d = decidePromotion({
-      gate: report([cand('har_x', 'har_x', 0.30, 0.25), cand('lstm', 'lstm', 0.29, 0.30), cand('lgbm', 'lightgbm', 0.27, 0.26)], { incumbent: 'lstm', incumbentJudged: true }),
-      champion: champion('lstm'), gates, unresolvedDataFlags: [],
-    });
-    assert.deepEqual([d.outcome, d.spec], ['keep', 'lstm']);
-    assert.ok(d.reasons.some((r) => /lgbm: FAIL holdout QLIKE 0.260000 vs har_x 0.250000/.test(r)), d.reasons.join('\n'));
+  it('keeps the incumbent when the challenger is not better on the validation folds', () => {
+    const d = decide(report([harx, cand('lgbm', 'lightgbm', 0.31, 0.2)], { incumbent: 'har_x', incumbentJudged: true, challenger: 'lgbm', verdicts: { vsIncumbent: verdict('har_x', true), vsBestBaseline: null } }), champion('har_x'));
+    assert.deepEqual([d.outcome, d.spec], ['keep', 'har_x']);
+    assert.match(d.reasons.at(-1)!, /not better than the incumbent on the validation folds/);
   });
 
   it('never chooses a spec that failed a fold or parity, and says why', () => {
-    const d = decidePromotion({
-      gate: report([cand('har_x', 'har_x', 0.30, 0.30), cand('lgbm', 'lightgbm', 0.10, 0.10, { eligible: false, why: 'failed on fold(s) 1 (parity failed: max relative error 1.1e-2 > 1e-5)' })]),
-      champion: null, gates, unresolvedDataFlags: [],
-    });
+    const bad = cand('lgbm', 'lightgbm', 0.10, 0.10, { eligible: false, why: 'failed on fold(s) 1 (parity failed: max relative error 1.1e-2 > 1e-5)' });
+    const d = decide(report([harx, bad], { challenger: 'har_x' }), null);
     assert.deepEqual([d.outcome, d.spec], ['bootstrap', 'har_x']);
     assert.ok(d.reasons.includes('lgbm: not eligible (failed on fold(s) 1 (parity failed: max relative error 1.1e-2 > 1e-5))'));
   });
 
   it('an incumbent without a holdout forecast is kept and refreshed: nothing can be judged against it', () => {
-    const d = decidePromotion({
-      gate: report([cand('har_x', 'har_x', 0.30, 0.30), cand('lstm', 'lstm', 0.31, Number.NaN, { eligible: false, why: 'failed on fold(s) 2 (fit failed: …)', holdoutQlike: null }), cand('lgbm', 'lightgbm', 0.20, 0.20)], { incumbent: 'lstm', incumbentJudged: false }),
-      champion: champion('lstm'), gates, unresolvedDataFlags: [],
-    });
+    const lstm = cand('lstm', 'lstm', 0.31, Number.NaN, { eligible: false, why: 'failed on fold(s) 2 (fit failed: …)', holdoutQlike: null });
+    const d = decide(report([harx, lstm, lgbm], { incumbent: 'lstm', incumbentJudged: false, challenger: 'lgbm' }), champion('lstm'));
     assert.deepEqual([d.outcome, d.spec], ['keep', 'lstm']);
     assert.match(d.reasons.at(-1)!, /no holdout forecast .* lstm is kept and refreshed/);
   });
 
   it('a champion whose spec the run cannot refit keeps serving (no spec to refresh)', () => {
-    const d = decidePromotion({ gate: report([cand('har_x', 'har_x', 0.3, 0.3)]), champion: champion('old'), incumbentUnknown: 'champion old was recorded without its spec', gates, unresolvedDataFlags: [] });
+    const d = decide(report([harx]), champion('old'), [], 'champion old was recorded without its spec');
     assert.deepEqual([d.outcome, d.spec], ['keep', null]);
     assert.match(d.reasons.at(-1)!, /recorded without its spec; the served artifact m-old stays/);
   });
 
   it('unresolved data flags block promotion and a first champion, not a refresh', () => {
-    const flags = ['3 rejected candle row(s) of BTC/USDT 1h in the run\'s rows'];
-    const first = decidePromotion({ gate: report([cand('har_x', 'har_x', 0.3, 0.3)]), champion: null, gates, unresolvedDataFlags: flags });
+    const flags = ["3 rejected candle row(s) of BTC/USDT 1h in the run's rows"];
+    const first = decide(report([harx]), null, flags);
     assert.deepEqual([first.outcome, first.spec], ['none', null]);
     assert.match(first.reasons.at(-1)!, /unresolved quality flags: 3 rejected candle row/);
-    const later = decidePromotion({ gate: report([cand('har_x', 'har_x', 0.3, 0.3), cand('lgbm', 'lightgbm', 0.2, 0.2)], { incumbent: 'har_x', incumbentJudged: true }), champion: champion('har_x'), gates, unresolvedDataFlags: flags });
+    const later = decide(report([harx, lgbm], { incumbent: 'har_x', incumbentJudged: true, challenger: 'lgbm', verdicts: { vsIncumbent: verdict('har_x', true), vsBestBaseline: null } }), champion('har_x'), flags);
     assert.deepEqual([later.outcome, later.spec], ['keep', 'har_x']);
   });
 });

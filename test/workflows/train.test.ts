@@ -8,13 +8,13 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ChampionRecord, CommitServingInput, Decision, EvaluateRequest, FitRequest, FitResult, PromotionGates, ResolvedProtocol, TrainingPlan, TrainSeriesInput } from '../../contracts/types';
-import { taskQueues } from '../../temporal.config';
+import { taskQueues, volcastConfig } from '../../temporal.config';
 import { trainSeries } from '../../workflows';
 import { startStubStack, type StubStack } from './env';
 
 const ref = (key: string) => ({ bucket: 'volcast', key, sha256: 'x'.repeat(64) });
 const series = { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h' };
-const gates: PromotionGates = { primaryLoss: 'qlike', minImprovement: 0.01, dmPValue: 0.05, spaPValue: 0.05 };
+const gates: PromotionGates = { ...volcastConfig.promotion };
 const protocol = { name: 't', description: 't', targets: ['target_gk_1h'], lookbackBars: null, walkForward: { firstTrainBars: 10, testBars: 5, stepBars: 5, window: 'rolling', embargoBars: 0, folds: 3 }, models: [], ensembles: [], seed: 1 } as ResolvedProtocol;
 const plan: TrainingPlan = {
   runId: 'r',
