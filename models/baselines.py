@@ -43,7 +43,7 @@ def _linear(df: pd.DataFrame, inp: dict[str, Any], transforms: list[ox.Transform
             intercept: float, head: ox.Head, params: dict[str, Any], fitted: dict[str, Any],
             scaling: dict[str, Any], doc: str, train_rows: int, test: Any) -> Fitted:
     model = ox.linear_graph(transforms, coef, intercept, head, doc)
-    pred = ox.apply_head(ox.linear_numpy(test.x, transforms, coef, intercept), head)
+    pred = ox.apply_head(ox.linear_numpy(test.x, transforms, coef, intercept), head, double=True)
     return Fitted(model, {"kind": "tabular", "columns": [t["column"] for t in transforms], "window": 1,
                           "dtype": "float32"}, params, fitted, {**scaling, "transforms": transforms, "head": head},
                   train_rows, test, pred)
@@ -149,7 +149,7 @@ def ewma(df: pd.DataFrame, inp: dict[str, Any], beat: Beat) -> Fitted:
     weights = weights / weights.sum()
     head = {"kind": "var", "floor": 0.0, "mult": float(h)}
     model = ox.lag_sum_graph(w, weights, 0.0, head, f"ewma {target}")
-    pred = ox.apply_head(ox.lag_sum_numpy(te.x, weights, 0.0), head)
+    pred = ox.apply_head(ox.lag_sum_numpy(te.x, weights, 0.0), head, double=True)
     return Fitted(model, {"kind": "sequence", "columns": [proxy], "window": w, "dtype": "float32"},
                   {"lambda": lam, "proxy": proxy, "tolerance": tol},
                   {"window": w, "truncatedWeight": tail, "renormalised": True,
@@ -204,7 +204,7 @@ def garch(df: pd.DataFrame, inp: dict[str, Any], beat: Beat) -> Fitted:
     tr, te = build_rows(df, ["ret_1"], w, target, inp["train"], inp["test"])
     head = {"kind": "var", "floor": 0.0, "mult": 1.0}
     model = ox.lag_sum_graph(w, weights, const, head, f"garch {target}", square=True)
-    pred = ox.apply_head(ox.lag_sum_numpy(te.x, weights, const, square=True), head)
+    pred = ox.apply_head(ox.lag_sum_numpy(te.x, weights, const, square=True), head, double=True)
     fitted = {"omega": omega, "alpha": alpha, "beta": beta, "persistence": phi, "unconditionalVariance": uncond,
               "logLikelihood": float(res.loglikelihood), "converged": int(res.convergence_flag) == 0,
               "fitRows": int(len(r)), "returnScale": 100.0,

@@ -28,6 +28,12 @@ Head = dict[str, Any]
 
 
 # ---------- NumPy twins (float64 arithmetic on the float32 inputs) ----------
+#
+# The linear and lag-sum graphs compute in double: the float32 input is cast to double, every
+# constant is a double, the head runs in double and only `vol` is cast back to float32. Their twins
+# below use the same double constants, so the trainer's predictions and onnxruntime's differ by the
+# final rounding to float32 alone (≤ 6e-8 relative): parity by construction, however ill-conditioned
+# a fit (a float32 graph missed the 1e-5 tolerance on short windows, e.g. log-HAR on 7 days).
 
 def design(x: np.ndarray, transforms: list[Transform]) -> np.ndarray:
     x = x.astype(np.float64)
@@ -37,7 +43,7 @@ def design(x: np.ndarray, transforms: list[Transform]) -> np.ndarray:
         if t["op"] == "identity":
             cols.append(c)
         elif t["op"] == "log":
-            cols.append(np.log(np.maximum(c, np.float64(np.float32(t["floor"])))))
+            cols.append(np.log(np.maximum(c, np.float64(t["floor"]))))
         elif t["op"] == "onehot":
             cols.append((c == np.asarray(t["levels"], dtype=np.float64)[None, :]).astype(np.float64))
         else:
@@ -45,9 +51,11 @@ def design(x: np.ndarray, transforms: list[Transform]) -> np.ndarray:
     return np.concatenate(cols, axis=1) if cols else np.zeros((len(x), 0))
 
 
-def apply_head(yhat: np.ndarray, head: Head) -> np.ndarray:
+def apply_head(yhat: np.ndarray, head: Head, double: bool = False) -> np.ndarray:
+    """The head's twin; `double`: the graph's head runs in double (linear and lag-sum graphs), else
+    its constants are float32 (the head appended to a converted graph: trees)."""
     yhat = np.asarray(yhat, dtype=np.float64).reshape(-1)
-    c = lambda v: np.float64(np.float32(v))  # the graph's constants are float32
+    c = (lambda v: np.float64(v)) if double else (lambda v: np.float64(np.float32(v)))
     if head["kind"] == "var":
         return np.sqrt(np.maximum(yhat, c(head["floor"])) * c(head["mult"]))
     if head["kind"] == "logvar":
@@ -62,10 +70,15 @@ def f32(v: Any) -> np.ndarray:
 # ---------- graph building ----------
 
 class _G:
-    def __init__(self) -> None:
+    def __init__(self, double: bool = False) -> None:
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
         self.n = 0
+        # The dtype of real-valued constants (fl()): float64 in the double graphs.
+        self.real = np.float64 if double else np.float32
+
+    def fl(self, v: Any) -> np.ndarray:
+        return np.asarray(v, dtype=self.real)
 
     def name(self, p: str) -> str:
         self.n += 1
@@ -82,18 +95,18 @@ class _G:
         return o
 
 
-def _head(g: _G, yhat: str, head: Head) -> str:
+def _head(g: _G, yhat: str, head: Head, out: str = "vol") -> str:
     if head["kind"] == "var":
-        v = g.op("Max", [yhat, g.const("floor", f32([head["floor"]]))])
-        v = g.op("Mul", [v, g.const("mult", f32([head["mult"]]))])
-        return g.op("Sqrt", [v], out="vol")
+        v = g.op("Max", [yhat, g.const("floor", g.fl([head["floor"]]))])
+        v = g.op("Mul", [v, g.const("mult", g.fl([head["mult"]]))])
+        return g.op("Sqrt", [v], out=out)
     if head["kind"] == "logvar":
         v = yhat
         if head.get("scale", 1.0) != 1.0:
-            v = g.op("Mul", [v, g.const("scale", f32([head["scale"]]))])
-        v = g.op("Add", [v, g.const("shift", f32([head["shift"]]))])
-        v = g.op("Mul", [v, g.const("half", f32([0.5]))])
-        return g.op("Exp", [v], out="vol")
+            v = g.op("Mul", [v, g.const("scale", g.fl([head["scale"]]))])
+        v = g.op("Add", [v, g.const("shift", g.fl([head["shift"]]))])
+        v = g.op("Mul", [v, g.const("half", g.fl([0.5]))])
+        return g.op("Exp", [v], out=out)
     raise ValueError(f"unknown head {head['kind']}")
 
 
@@ -111,43 +124,50 @@ def _model(g: _G, x_shape: list[Any], doc: str) -> bytes:
     return m.SerializeToString()
 
 
+def _double_head(g: _G, yhat: str, head: Head) -> None:
+    """The head in double, then `vol` as float32 (the contract's output type)."""
+    v = _head(g, yhat, head, out=g.name("vol64"))
+    g.op("Cast", [v], out="vol", to=TensorProto.FLOAT)
+
+
 def linear_graph(transforms: list[Transform], coef: np.ndarray, intercept: float, head: Head, doc: str) -> bytes:
-    """x [N, F] -> transforms -> design @ coef + intercept -> head."""
-    g = _G()
+    """x [N, F] -> double -> transforms -> design @ coef + intercept -> head -> float32 vol."""
+    g = _G(double=True)
+    x = g.op("Cast", ["x"], "x64", to=TensorProto.DOUBLE)
     parts = []
     for j, t in enumerate(transforms):
-        c = g.op("Slice", ["x", g.const("s", np.array([j], np.int64)), g.const("e", np.array([j + 1], np.int64)),
+        c = g.op("Slice", [x, g.const("s", np.array([j], np.int64)), g.const("e", np.array([j + 1], np.int64)),
                            g.const("a", np.array([1], np.int64))], "col")
         if t["op"] == "log":
-            c = g.op("Log", [g.op("Max", [c, g.const("floor", f32([t["floor"]]))])])
+            c = g.op("Log", [g.op("Max", [c, g.const("floor", g.fl([t["floor"]]))])])
         elif t["op"] == "onehot":
-            eq = g.op("Equal", [c, g.const("levels", f32([t["levels"]]))])
-            c = g.op("Cast", [eq], to=TensorProto.FLOAT)
+            eq = g.op("Equal", [c, g.const("levels", g.fl([t["levels"]]))])
+            c = g.op("Cast", [eq], to=TensorProto.DOUBLE)
         parts.append(c)
     z = parts[0] if len(parts) == 1 else g.op("Concat", parts, axis=1)
-    yhat = g.op("MatMul", [z, g.const("coef", f32(coef).reshape(-1, 1))])
-    yhat = g.op("Add", [yhat, g.const("intercept", f32([intercept]))])
-    _head(g, yhat, head)
+    yhat = g.op("MatMul", [z, g.const("coef", g.fl(coef).reshape(-1, 1))])
+    yhat = g.op("Add", [yhat, g.const("intercept", g.fl([intercept]))])
+    _double_head(g, yhat, head)
     return _model(g, ["N", len(transforms)], doc)
 
 
 def lag_sum_graph(window: int, weights: np.ndarray, const: float, head: Head, doc: str,
                   square: bool = False) -> bytes:
-    """x [N, W, 1] (oldest first) -> sum_p weights[p] * x[:, p, 0]^(2 if square) + const -> head."""
-    g = _G()
-    flat = g.op("Flatten", ["x"], axis=1)
+    """x [N, W, 1] (oldest first) -> double -> sum_p weights[p] * x[:, p, 0]^(2 if square) + const -> head -> float32 vol."""
+    g = _G(double=True)
+    flat = g.op("Flatten", [g.op("Cast", ["x"], "x64", to=TensorProto.DOUBLE)], axis=1)
     if square:
         flat = g.op("Mul", [flat, flat], "sq")
-    yhat = g.op("MatMul", [flat, g.const("w", f32(weights).reshape(-1, 1))])
-    yhat = g.op("Add", [yhat, g.const("c", f32([const]))])
-    _head(g, yhat, head)
+    yhat = g.op("MatMul", [flat, g.const("w", g.fl(weights).reshape(-1, 1))])
+    yhat = g.op("Add", [yhat, g.const("c", g.fl([const]))])
+    _double_head(g, yhat, head)
     return _model(g, ["N", window, 1], doc)
 
 
 def lag_sum_numpy(x: np.ndarray, weights: np.ndarray, const: float, square: bool = False) -> np.ndarray:
-    w = f32(weights).astype(np.float64)
+    w = np.asarray(weights, dtype=np.float64)
     v = x[:, :, 0].astype(np.float64)
-    return (v * v if square else v) @ w + np.float64(np.float32(const))
+    return (v * v if square else v) @ w + np.float64(const)
 
 
 def append_head(model: onnx.ModelProto, head: Head, doc: str) -> bytes:
@@ -191,4 +211,4 @@ def run_onnx(model_bytes: bytes, x: np.ndarray, outputs: tuple[str, ...] = ("vol
 
 
 def linear_numpy(x: np.ndarray, transforms: list[Transform], coef: np.ndarray, intercept: float) -> np.ndarray:
-    return design(x, transforms) @ f32(coef).astype(np.float64) + np.float64(np.float32(intercept))
+    return design(x, transforms) @ np.asarray(coef, dtype=np.float64) + np.float64(intercept)
