@@ -70,3 +70,19 @@ def test_fixture_targets_look_forward():
     assert np.isclose(s.loc[t, "target_gk_1h"] ** 2, s.loc[t + HOUR, "gk_var_1"])
     assert np.isclose(s.loc[t, "target_rv_24h"] ** 2, s.loc[t + HOUR:t + 24 * HOUR, "r2_1"].sum())
     assert pd.isna(s["target_rv_24h"].iloc[-1])
+
+
+def test_linear_and_lag_sum_graphs_match_their_twins_to_float32_rounding_on_short_windows():
+    """The baselines' graphs compute in double: on 7-day windows (ill-conditioned log-HAR fits, which
+    missed the 1e-5 parity tolerance as float32 graphs) ONNX equals the trainer's predictions up to
+    the final float32 rounding of `vol`."""
+    from models.fit import self_check
+
+    f = build_features(load_candles("DOTUSDT", "2025-06-01", "2025-09-01")).reset_index(drop=True)
+    for kind in ("persistence", "ewma", "har_rv", "log_har"):
+        for k in range(8):
+            t0 = ms("2025-07-01") + 3 * k * DAY
+            inp = {"model": {"name": kind, "kind": kind, "params": {}}, "target": "target_gk_1h", "seed": 1, "featureColumns": [],
+                   "train": {"startTs": t0, "endTs": t0 + 7 * DAY - HOUR}, "test": {"startTs": t0 + 7 * DAY, "endTs": t0 + 8 * DAY}}
+            fitted = getattr(baselines, kind)(f, inp, lambda _: None)
+            assert self_check(fitted)["maxRelError"] < 1e-7, (kind, k)
