@@ -63,7 +63,7 @@ describe('payloads by reference (a 600-fit protocol on the real stack)', () => {
     await replay?.close();
   });
 
-  it('no payload over 256 KB in the histories of a train with 603 fits on one series', async () => {
+  it('no payload over 256 KB in the histories of a train with more than 600 fits on one series', async () => {
     const protocol: ResolvedProtocol = {
       name: 'payloads',
       description: '200 one-day folds after a week of training',
