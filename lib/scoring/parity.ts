@@ -1,7 +1,8 @@
 /**
  * ONNX parity: onnxruntime-node's predictions against the trainer's own (card.trainerPredictions) on
  * the same test rows. Passes iff both sides predicted exactly the same rows and the largest relative
- * error (vol, and sigma where both have it) is ≤ PARITY_TOLERANCE. A model that fails is flagged and
+ * error (vol, and sigma where both have it) is ≤ PARITY_TOLERANCE, with every value finite. A model
+ * that fails is flagged and
  * can never be promoted.
  */
 import type { ModelCard, ParityResult } from './modelCard';
@@ -29,6 +30,13 @@ export function checkParity(scored: Scored, card: ModelCard, window: TsWindow, s
   let compared = 0;
   let onlyOnnx = 0;
   let maxRel = 0;
+  let nonFinite = 0;
+  // Any NaN or ±Inf, on either side, fails: Math.max would swallow a NaN and `NaN > tolerance` is false.
+  const worse = (a: number, b: number) => {
+    const e = relError(a, b);
+    if (!Number.isFinite(a) || !Number.isFinite(b) || !Number.isFinite(e)) nonFinite++;
+    else maxRel = Math.max(maxRel, e);
+  };
   scored.ts.forEach((t, i) => {
     const j = trainer.get(t);
     if (j === undefined) {
@@ -36,19 +44,19 @@ export function checkParity(scored: Scored, card: ModelCard, window: TsWindow, s
       return;
     }
     compared++;
-    maxRel = Math.max(maxRel, relError(scored.vol[i]!, tp.vol[j]!));
-    if (scored.sigma && tp.sigma) maxRel = Math.max(maxRel, relError(scored.sigma[i]!, tp.sigma[j]!));
-    if (!Number.isFinite(scored.vol[i]!)) maxRel = Number.POSITIVE_INFINITY;
+    worse(scored.vol[i]!, tp.vol[j]!);
+    if (scored.sigma && tp.sigma) worse(scored.sigma[i]!, tp.sigma[j]!);
   });
   const onlyTrainer = trainer.size - compared;
   const reasons: string[] = [];
   if (compared === 0) reasons.push('no test row to compare');
   if (onlyOnnx || onlyTrainer) reasons.push(`scorable rows differ: ${onlyOnnx} only in onnxruntime-node, ${onlyTrainer} only in the trainer`);
+  if (nonFinite) reasons.push(`${nonFinite} value(s) not finite (NaN or ±Inf) in onnxruntime-node's or the trainer's predictions`);
   if (maxRel > PARITY_TOLERANCE) reasons.push(`max relative error ${maxRel.toExponential(3)} > ${PARITY_TOLERANCE}`);
   if (card.output.sigma && !scored.sigma) reasons.push('card declares a sigma output the graph does not produce');
   return {
     passed: reasons.length === 0,
-    maxRelError: compared ? (Number.isFinite(maxRel) ? maxRel : null) : null,
+    maxRelError: compared && !nonFinite ? maxRel : null,
     tolerance: PARITY_TOLERANCE,
     compared,
     onlyOnnx,
