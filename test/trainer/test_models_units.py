@@ -86,3 +86,33 @@ def test_linear_and_lag_sum_graphs_match_their_twins_to_float32_rounding_on_shor
                    "train": {"startTs": t0, "endTs": t0 + 7 * DAY - HOUR}, "test": {"startTs": t0 + 7 * DAY, "endTs": t0 + 8 * DAY}}
             fitted = getattr(baselines, kind)(f, inp, lambda _: None)
             assert self_check(fitted)["maxRelError"] < 1e-7, (kind, k)
+
+
+def test_a_fit_request_reads_its_fit_input_from_the_plan_by_reference(tmp_path):
+    """Fit activities receive {plan, index, name, fold}: the FitInput is plan.fits[index] (parsed once
+    per plan); a request that does not match its fit fails as a FitError (non-retryable)."""
+    import json
+
+    import pytest
+
+    from models.fit import resolve_fit_input
+    from models.frame import FitError
+
+    plan = {"fits": [{"modelId": "m0", "model": {"name": "har_x"}, "purpose": "fold"},
+                     {"modelId": "m1", "model": {"name": "har_x"}, "purpose": "serving"}]}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+
+    class Store:
+        def get_file(self, ref):
+            return str(path)
+
+    ref = {"bucket": "volcast", "key": "runs/r/plan.json", "sha256": "a" * 64}
+    assert resolve_fit_input(Store(), {"plan": ref, "index": 1, "name": "har_x", "fold": None})["modelId"] == "m1"
+    assert resolve_fit_input(Store(), {"plan": ref, "index": 0, "name": "har_x", "fold": 0})["modelId"] == "m0"
+    with pytest.raises(FitError, match=r"index 5 is outside the 2 fits of plan s3://volcast/runs/r/plan.json"):
+        resolve_fit_input(Store(), {"plan": ref, "index": 5, "name": "har_x", "fold": 0})
+    with pytest.raises(FitError, match=r"is har_x \(fold\), the request names har_x \(serving\)"):
+        resolve_fit_input(Store(), {"plan": ref, "index": 0, "name": "har_x", "fold": None})
+    bare = {"modelId": "x", "model": {"name": "y"}}
+    assert resolve_fit_input(Store(), bare) is bare
