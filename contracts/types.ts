@@ -348,7 +348,8 @@ export interface PlannedSpec extends ModelSpec {
   origin: 'protocol' | 'incumbent';
 }
 
-export interface PlanTrainingInput {
+/** One series × target of a train run: what it is trained on. */
+export interface SeriesRun {
   runId: string;
   series: Series;
   target: string;
@@ -358,6 +359,9 @@ export interface PlanTrainingInput {
   /** The series built into the feature set (cross-asset features span them). */
   featureUniverse: string[];
   protocol: ResolvedProtocol;
+}
+
+export interface PlanTrainingInput extends SeriesRun {
   /** The current champion: its spec joins the run (refitted on the same folds) if the protocol lacks it. */
   champion: ChampionRecord | null;
 }
@@ -767,15 +771,7 @@ export interface TrainInput {
   fitHeartbeatSeconds?: number;
 }
 
-export interface TrainSeriesInput {
-  runId: string;
-  series: Series;
-  target: string;
-  featuresRef: ObjectRef;
-  featureSetId: string;
-  featureDefinitionsSha: string;
-  featureUniverse: string[];
-  protocol: ResolvedProtocol;
+export interface TrainSeriesInput extends SeriesRun {
   gates: PromotionGates;
   promote: boolean;
   fitConcurrency: number;
