@@ -24,6 +24,7 @@ import { ort } from '../lib/scoring/session';
 import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import type { ObjectRef } from '../lib/platform/store';
 import { formatForecasts, runTrain } from '../cli/pipeline';
+import type { PlanDocument } from '../contracts/types';
 import type { ScoreInput, ScoreResult } from '../workflows';
 import { backfill, DAY, pad, parseArgs, startBenchStack, stats, type BenchStack, type Stats } from './stack';
 import { score } from '../workflows';
@@ -124,9 +125,10 @@ async function onnxBench(stack: BenchStack, runId: string, featureSetId: string,
   const { store } = stack;
   const planLatest = await store.readLatest(layout.run(runId, 'plan.json'));
   if (!planLatest) throw new Error(`no plan.json for run ${runId}`);
-  const plan = JSON.parse(planLatest.data.toString('utf8')) as { fits: { name: string; fold: number; modelId: string }[] };
-  const lastFold = Math.max(...plan.fits.map((f) => f.fold));
-  const fits = plan.fits.filter((f) => f.fold === lastFold);
+  const plan = JSON.parse(planLatest.data.toString('utf8')) as PlanDocument;
+  // The holdout fold's fits (fold-major: its specs are the last block before the serving fits).
+  const holdout = plan.folds.length - 1;
+  const fits = plan.fits.slice(holdout * plan.specs.length, (holdout + 1) * plan.specs.length).map((f) => ({ name: f.model.name, modelId: f.modelId }));
   const featuresRef = await store.head(layout.features(featureSetId, series));
   if (!featuresRef) throw new Error(`no features for ${featureSetId}`);
   const featuresPath = await store.getFile(featuresRef);

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { layout } from '../lib/platform/layout';
 import { repoRoot, venvPython } from '../lib/platform/paths';
 import { formatLeaderboard } from '../cli/pipeline';
+import type { PlanDocument } from '../contracts/types';
 import type { TrainResult } from '../workflows';
 import { backfill, DAY, pad, parseArgs, startBenchStack } from './stack';
 import { train } from '../workflows';
@@ -73,9 +74,9 @@ async function main(): Promise<void> {
     const perSeries: { symbol: string; target: string; folds: number; reusedFits: number; models: ModelTiming[]; leaderboard: unknown; decision: unknown; failures: unknown }[] = [];
     for (const r of trained.results) {
       const planLatest = await store.readLatest(layout.run(r.runId, 'plan.json'));
-      const plan = JSON.parse(planLatest!.data.toString('utf8')) as { fits: { name: string; fold: number; modelId: string }[] };
+      const plan = JSON.parse(planLatest!.data.toString('utf8')) as PlanDocument;
       const models: ModelTiming[] = protocol.models.map((m) => {
-        const fits = plan.fits.filter((f) => f.name === m.name);
+        const fits = plan.fits.filter((f) => f.model.name === m.name && f.purpose === 'fold');
         const reused = fits.filter((f) => before.has(layout.model(f.modelId, 'card.json'))).length;
         const run = fits.length - reused;
         const secs = r.fitSeconds[m.name] ?? 0;
