@@ -137,6 +137,9 @@ export const volcastConfig = {
       seed: 7,
     },
   },
+  // The read API and dashboard (volcast serve; docs/api.md): loopback only unless a bearer token
+  // is set (VOLCAST_API_TOKEN); VOLCAST_API_HOST / VOLCAST_API_PORT override host and port.
+  api: { host: '127.0.0.1', port: 8300, dashboardDays: 7, maxPageSize: 5000 },
   // The gates (docs/lifecycle.md; calibrated by simulation in test/unit/gateCalibration.test.ts):
   // a challenger must lower the holdout QLIKE by 1%, with a one-sided HLN Diebold-Mariano p below
   // 0.05 against the incumbent and the best baseline, and Hansen's SPA p below 0.05 over every
