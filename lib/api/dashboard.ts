@@ -158,14 +158,14 @@ async function section(cfg: VolcastConfig, s: SectionData): Promise<string> {
   const id = `${symbolSegment(s.series.symbol)}-${s.target}`;
   const t = seriesTemporalLinks(cfg, s.series, s.target);
   const days = s.window ? Math.round((s.window.to - s.window.from) / DAY) : 0;
-  const svg = await chart(`${s.series.symbol} ${s.target}: forecast (line, dots by regime), 80% / 95% intervals (bands), realized (black)`, s.history);
+  const svg = s.history.length ? await chart(`${s.series.symbol} ${s.target}: forecast (line, dots by regime), 80% / 95% intervals (bands), realized (black)`, s.history) : '';
   const api = `/v1/forecasts/${symbolSegment(s.series.symbol)}/${s.target}`;
   return `<section class="series" id="${esc(id)}" data-symbol="${esc(s.series.symbol)}" data-target="${esc(s.target)}" data-status="${s.latest.status}">
   <h2>${esc(s.series.symbol)} <span class="muted">${esc(s.series.exchange)} ${esc(s.series.timeframe)}</span> · ${esc(s.target)} <span class="badge ${s.latest.status}">${s.latest.status}</span></h2>
   ${latestBlock(s)}
-  <h3>Last ${days || '–'} days</h3>
+  ${s.history.length ? `<h3>Last ${days} days</h3>
   <div class="chart">${svg}</div>
-  <p class="muted">${s.history.length} forecasts, ${s.history.filter((h) => h.realized !== null).length} with a realized value · JSON: <a href="${esc(api)}/latest">${esc(api)}/latest</a>, <a href="${esc(api)}">${esc(api)}</a></p>
+  <p class="muted">${s.history.length} forecasts, ${s.history.filter((h) => h.realized !== null).length} with a realized value · JSON: <a href="${esc(api)}/latest">${esc(api)}/latest</a>, <a href="${esc(api)}">${esc(api)}</a></p>` : `<p class="muted">JSON: <a href="${esc(api)}/latest">${esc(api)}/latest</a></p>`}
   <h3>Champion</h3>
   ${championBlock(cfg, s)}
   <h3>Decision history</h3>

@@ -6,6 +6,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { renderSvg } from '../evaluation/plots';
 import type { VolcastConfig } from '../platform/config';
 import { ArtifactStore } from '../platform/store';
 import { renderDashboard, sectionData } from './dashboard';
@@ -206,6 +207,8 @@ export function createApi(opts: ApiOptions): { app: FastifyInstance; reader: Api
 export async function startApi(opts: ApiOptions): Promise<RunningApi> {
   const { app, reader, settings, routes } = createApi(opts);
   await app.listen({ host: settings.host, port: settings.port });
+  // Vega loads in seconds: warm it now rather than on the first dashboard view.
+  void renderSvg({ data: { values: [{ x: 1 }] }, mark: 'point', encoding: { x: { field: 'x', type: 'quantitative' } } }).catch(() => undefined);
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
   return { app, reader, settings, routes, url: apiUrl({ host: settings.host, port }), close: () => app.close() };
