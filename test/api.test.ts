@@ -5,10 +5,14 @@
  * reads a real train and score through the API.
  */
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startApi, type RunningApi } from '../lib/api/server';
 import { apiSettings, type ApiSettings } from '../lib/api/settings';
 import { layout } from '../lib/platform/layout';
+import { repoRoot } from '../lib/platform/paths';
 import { ArtifactStore } from '../lib/platform/store';
 import { consoleUrl } from '../lib/platform/temporal';
 import { H, writeApiFixture, type ApiFixture, type SeriesFixture } from './apiFixtures';
@@ -294,6 +298,38 @@ describe('read API (real MinIO)', () => {
     assert.equal(apiSettings(fx.cfg, {}).host, '127.0.0.1', 'loopback by default');
     assert.throws(() => apiSettings(fx.cfg, { VOLCAST_API_PORT: 'http' }), /api.port/);
     assert.throws(() => apiSettings(fx.cfg, { VOLCAST_API_TOKEN: 'short' }), /VOLCAST_API_TOKEN: too short/);
+  });
+
+  it('`volcast serve` serves on the configured port and stops on SIGTERM; off loopback without a token it refuses to start', async () => {
+    const cli = join(repoRoot, 'cli', 'volcast.js');
+    const refused = spawnSync(process.execPath, [cli, 'serve', '--host', '0.0.0.0'], { encoding: 'utf8', env: { ...process.env, VOLCAST_API_TOKEN: '' } });
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /0\.0\.0\.0 is not a loopback address: set VOLCAST_API_TOKEN/);
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const child = spawn(process.execPath, [cli, 'serve'], { env: { ...process.env, VOLCAST_API_PORT: String(port), VOLCAST_API_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const t0 = Date.now();
+      while (!/volcast api: serving/.test(out)) {
+        assert.ok(Date.now() - t0 < 60_000, `volcast serve did not start: ${out}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.match(out, new RegExp(`volcast api: serving http://127\\.0\\.0\\.1:${port}/ \\(dashboard\\)`));
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      assert.equal(health.status, 200);
+      assert.equal(((await health.json()) as { status: string }).status, 'ok');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
   });
 
   it('latency of the main routes (warm, sequential; printed for docs/api.md)', async () => {
