@@ -293,7 +293,10 @@ export class ApiReader {
   /** The newest forecast of a series and target (of the serving champion when it scored that bar too). */
   async latest(series: Series, target: string): Promise<LatestForecast> {
     const [months, champion] = await Promise.all([this.months(series, target), this.champion(series, target)]);
-    const base = { exchange: series.exchange, symbol: series.symbol, timeframe: series.timeframe, target, maxDataAgeMinutes: this.maxDataAgeMinutes, champion: ApiReader.summary(champion) };
+    const out = (status: LatestForecast['status'], forecast: Forecast | null, newest: Forecast | null): LatestForecast => ({
+      exchange: series.exchange, symbol: series.symbol, timeframe: series.timeframe, target, status, forecast, newest,
+      maxDataAgeMinutes: this.maxDataAgeMinutes, champion: ApiReader.summary(champion),
+    });
     for (const month of [...months].reverse()) {
       const file = await this.predictionFile(series, target, month);
       if (!file?.rows.length) continue;
@@ -301,9 +304,9 @@ export class ApiReader {
       const atNewest = file.rows.filter((r) => r.barTs === newestTs);
       const row = atNewest.find((r) => r.modelId === champion?.modelId) ?? atNewest[atNewest.length - 1]!;
       const f = this.forecastOf(row, file.lastModified);
-      return { ...base, status: f.stale ? 'stale' : 'current', forecast: f.stale ? null : f, newest: f };
+      return f.stale ? out('stale', null, f) : out('current', f, f);
     }
-    return { ...base, status: 'none', forecast: null, newest: null };
+    return out('none', null, null);
   }
 
   /** Realized target values (ts -> value) of a feature set's series, where known. */

@@ -191,8 +191,7 @@ export function createApi(opts: ApiOptions): { app: FastifyInstance; reader: Api
     const q = req.query as Q;
     try {
       onlyParams(q, ['symbol', 'target', 'exchange', 'timeframe']);
-      const sections = [];
-      for (const { series, target } of seriesTargets(q)) sections.push(await sectionData(reader, series, target, settings.dashboardDays));
+      const sections = await Promise.all(seriesTargets(q).map(({ series, target }) => sectionData(reader, series, target, settings.dashboardDays)));
       return reply.type('text/html; charset=utf-8').send(await renderDashboard(cfg, sections, now()));
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
