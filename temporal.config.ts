@@ -142,8 +142,11 @@ export const volcastConfig = {
       seed: 7,
     },
   },
+  // The read API and dashboard (volcast serve; docs/api.md): loopback only unless a bearer token
+  // is set (VOLCAST_API_TOKEN); VOLCAST_API_HOST / VOLCAST_API_PORT override host and port.
+  api: { host: '127.0.0.1', port: 8300, dashboardDays: 7, maxPageSize: 5000 },
   // The gates (docs/lifecycle.md, docs/gate-statistics.md; calibrated by simulation in
-  // test/unit/gateCalibration.test.ts and bench/gate_study.ts). A challenger must lower the holdout
+  // test/calibration/gate.test.ts and bench/gate_study.ts). A challenger must lower the holdout
   // QLIKE by 1%, with a one-sided HLN Diebold-Mariano p below 0.01 against the incumbent and the best
   // baseline, and Hansen's SPA (2000 bootstrap draws) below 0.005 over every eligible candidate, on
   // a holdout of at least 30 independent day-long windows (720 hourly rows). The p-values are strict

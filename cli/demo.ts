@@ -2,10 +2,12 @@
  * The main job on the embedded stack with the bundled real data: replay exchange (real candles from
  * ../shared/data behind the Binance REST API, so the real ccxt path runs) → backfill → train
  * (walk-forward, evaluate, promote) → schedules → score, printing the leaderboards, the reports and
- * the latest forecasts. The dev stack keeps running afterwards for the Web UI and the console.
+ * the latest forecasts. The dev stack keeps running afterwards for the Web UI, the console and the
+ * read API with its dashboard (`volcast serve`, started by `up`).
  */
 import type { VolcastConfig } from '../lib/platform/config';
-import { up } from '../infra/devStack';
+import { status, up } from '../infra/devStack';
+import { apiSettings, apiUrl } from '../lib/api/settings';
 import { startReplayExchange } from '../infra/replayExchange';
 import { backfillInput, scoreInput, trainInput, withExchangeUrl } from '../lib/orchestration/inputs';
 import { applySchedules } from '../lib/orchestration/schedules';
@@ -46,6 +48,7 @@ export async function runDemo(cfgIn: VolcastConfig, opts: DemoOptions = {}): Pro
     const bf = await client.workflow.start(backfill, {
       taskQueue: cfg.taskQueues.cpu,
       workflowId: `demo-backfill-${stamp}-${Date.now()}`,
+      staticSummary: `backfill ${symbols.join(', ')} ${cfg.timeframes[0]}: ${opts.days ?? 240} days of candles through ccxt (replay exchange)`,
       args: [backfillInput(cfg, { symbols, from, now })],
     });
     const progress = await bf.result();
@@ -63,8 +66,13 @@ export async function runDemo(cfgIn: VolcastConfig, opts: DemoOptions = {}): Pro
     // 4. Score: the champion's forecast for the newest closed bar, 5 minutes after it closed.
     await runScore(client, cfg, scoreInput(cfg, { symbols, targets: train.protocol.targets, now: now + 5 * 60_000 }), `demo-score-${stamp}-${Date.now()}`);
 
+    const api = (await status(cfg)).find((s) => s.name === 'api');
+    const dashboard = api?.running && api.healthy
+      ? `${apiUrl(apiSettings(cfg))}/  (read API: /openapi.json, docs/api.md; the replay's forecasts are historical, so they show as stale)`
+      : `not running (see "api:" above); start it with: node cli/volcast.js serve`;
     console.log(`\nmain job done in ${((Date.now() - t0) / 1000).toFixed(0)}s. Where to look:
-  Temporal Web UI:  ${webUiUrl(cfg)}  (or .tools/bin/temporal workflow list --address ${cfg.temporal.address})
+  dashboard:        ${dashboard}
+  Temporal Web UI:  ${webUiUrl(cfg)}  (filter by VolcastSymbol, VolcastTarget, VolcastProtocol, VolcastDecision; or .tools/bin/temporal workflow list --address ${cfg.temporal.address})
   MinIO console:    ${consoleUrl(cfg)}  (user/password in ${cfg.stateDir}/credentials.env)
   reports:          ${trained.results.map((r) => r.reportKey).join('\n                    ')}
   CLI:              node cli/volcast.js models list | predictions tail | schedules list | data status`);

@@ -6,6 +6,7 @@ import { registerModels } from './models';
 import { registerPipeline } from './pipeline';
 import { registerPredictions } from './predictions';
 import { registerSchedules } from './schedules';
+import { registerServe } from './serve';
 import { registerFeatures } from './features';
 import { registerWorker } from './worker';
 
@@ -21,6 +22,7 @@ async function main(argv: string[]): Promise<void> {
   registerPredictions(program);
   registerData(program);
   registerFeatures(program);
+  registerServe(program);
   await program.parseAsync(argv);
 }
 

@@ -1,19 +1,24 @@
 /**
- * The embedded dev stack on loopback: Temporal dev server (SQLite file in the state folder, Web UI)
- * and a MinIO server (data in the state folder, console on). `up` is idempotent: a service that
- * already answers is left alone; a port held by something else is reported, never fought over.
+ * The embedded dev stack on loopback: Temporal dev server (SQLite file in the state folder, Web UI,
+ * volcast's search attributes registered), a MinIO server (data in the state folder, console on)
+ * and the read API with its dashboard (`volcast serve`). `up` is idempotent: a service that
+ * already answers is left alone; a port held by something else is reported, never fought over
+ * (for the API, which nothing else needs, that is a message and the rest starts).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { temporal as proto } from '@temporalio/proto';
+import { apiSettings, apiUrl } from '../lib/api/settings';
+import { SEARCH_ATTRIBUTE_TYPES } from '../lib/api/visibility';
 import { credentialsFile, loadConfig, readEnvFile, type VolcastConfig } from '../lib/platform/config';
-import { toolsBin } from '../lib/platform/paths';
+import { repoRoot, toolsBin } from '../lib/platform/paths';
 import { ArtifactStore } from '../lib/platform/store';
-import { consoleUrl, webUiUrl } from '../lib/platform/temporal';
+import { connectClient, consoleUrl, webUiUrl } from '../lib/platform/temporal';
 
-export type ServiceName = 'temporal' | 'minio';
+export type ServiceName = 'temporal' | 'minio' | 'api';
 
 interface ServiceSpec {
   name: ServiceName;
@@ -73,6 +78,18 @@ async function httpOk(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+function apiSpec(cfg: VolcastConfig): ServiceSpec {
+  const api = apiSettings(cfg);
+  return {
+    name: 'api',
+    binary: process.execPath,
+    args: [join(repoRoot, 'cli', 'volcast.js'), 'serve'],
+    env: { VOLCAST_STATE_DIR: cfg.stateDir },
+    ports: [{ host: api.host, port: api.port, what: 'volcast read API (api.port, VOLCAST_API_PORT)' }],
+    healthy: () => httpOk(`${apiUrl(api)}/health`),
+  };
 }
 
 function specs(cfg: VolcastConfig, creds: { accessKey: string; secretKey: string }): ServiceSpec[] {
@@ -211,26 +228,76 @@ export interface UpOptions {
   log?: (m: string) => void;
 }
 
+/**
+ * Registers volcast's custom search attributes (lib/api/visibility.ts) in the namespace: the
+ * workflows set them, and a workflow that sets one the server does not know fails its task. Adds
+ * only the missing ones (idempotent); one registered with another type is reported.
+ */
+export async function registerSearchAttributes(cfg: VolcastConfig): Promise<string[]> {
+  const client = await connectClient(cfg);
+  try {
+    const ops = client.connection.operatorService;
+    const have = (await ops.listSearchAttributes({ namespace: cfg.temporal.namespace })).customAttributes ?? {};
+    const IVT = proto.api.enums.v1.IndexedValueType;
+    const want = Object.fromEntries(
+      Object.entries(SEARCH_ATTRIBUTE_TYPES).map(([name, type]) => [name, type === 'Keyword' ? IVT.INDEXED_VALUE_TYPE_KEYWORD : IVT.INDEXED_VALUE_TYPE_KEYWORD_LIST]),
+    );
+    const wrong = Object.entries(want).filter(([name, type]) => name in have && have[name] !== type);
+    if (wrong.length) {
+      throw new Error(`search attribute(s) ${wrong.map(([n]) => n).join(', ')} exist in namespace ${cfg.temporal.namespace} with another type; volcast needs ${wrong.map(([n]) => `${n}=${SEARCH_ATTRIBUTE_TYPES[n]}`).join(', ')}`);
+    }
+    const missing = Object.fromEntries(Object.entries(want).filter(([name]) => !(name in have)));
+    if (Object.keys(missing).length) await ops.addSearchAttributes({ namespace: cfg.temporal.namespace, searchAttributes: missing });
+    return Object.keys(missing);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/** The API is a convenience: a taken port or a bad api setting is reported, and the stack still comes up. */
+async function startApi(cfg: VolcastConfig, log: (m: string) => void): Promise<void> {
+  let spec: ServiceSpec;
+  try {
+    spec = apiSpec(cfg);
+  } catch (err) {
+    log(`api: not started: ${(err as Error).message}`);
+    return;
+  }
+  const url = apiUrl(apiSettings(cfg));
+  try {
+    await startService(cfg, spec, log);
+    log(`api: dashboard and read API on ${url}/ (OpenAPI ${url}/openapi.json)`);
+  } catch (err) {
+    log(`api: not started: ${(err as Error).message}`);
+  }
+}
+
 export async function up(cfg: VolcastConfig = loadConfig(), opts: UpOptions = {}): Promise<VolcastConfig> {
   const log = opts.log ?? ((m: string) => console.log(m));
   const creds = ensureDevCredentials(cfg);
   // Reload so the generated credentials are part of the config from here on.
   const full: VolcastConfig = { ...cfg, minio: { ...cfg.minio, accessKey: cfg.minio.accessKey ?? creds.accessKey, secretKey: cfg.minio.secretKey ?? creds.secretKey } };
+  const wanted = (name: ServiceName) => !opts.only || opts.only.includes(name);
   for (const spec of specs(full, creds)) {
-    if (opts.only && !opts.only.includes(spec.name)) continue;
+    if (!wanted(spec.name)) continue;
     await startService(full, spec, log);
+    if (spec.name === 'temporal') {
+      const added = await registerSearchAttributes(full);
+      log(`temporal: search attributes ${Object.keys(SEARCH_ATTRIBUTE_TYPES).join(', ')} ${added.length ? `registered (${added.join(', ')} added)` : 'registered'}`);
+    }
   }
-  if (!opts.only || opts.only.includes('minio')) {
+  if (wanted('minio')) {
     const store = new ArtifactStore(full);
     await store.ensureBucket(full.minio.region);
     log(`minio: bucket ${full.minio.bucket} ready`);
   }
+  if (wanted('api')) await startApi(full, log);
   return full;
 }
 
 export async function down(cfg: VolcastConfig = loadConfig(), opts: UpOptions = {}): Promise<void> {
   const log = opts.log ?? ((m: string) => console.log(m));
-  for (const name of ['temporal', 'minio'] as ServiceName[]) {
+  for (const name of ['api', 'temporal', 'minio'] as ServiceName[]) {
     if (opts.only && !opts.only.includes(name)) continue;
     await stopService(cfg, name, log);
   }
@@ -247,14 +314,20 @@ export interface ServiceStatus {
 export async function status(cfg: VolcastConfig = loadConfig()): Promise<ServiceStatus[]> {
   const creds = ensureDevCredentials(cfg);
   const out: ServiceStatus[] = [];
-  for (const spec of specs(cfg, creds)) {
+  const all = [...specs(cfg, creds)];
+  try {
+    all.push(apiSpec(cfg));
+  } catch {
+    /* a bad api setting: `up` reports it */
+  }
+  for (const spec of all) {
     const pid = readPid(cfg, spec.name);
     out.push({
       name: spec.name,
       pid,
       running: alive(pid),
       healthy: await spec.healthy(),
-      url: spec.name === 'temporal' ? webUiUrl(cfg) : consoleUrl(cfg),
+      url: spec.name === 'temporal' ? webUiUrl(cfg) : spec.name === 'minio' ? consoleUrl(cfg) : `${apiUrl(apiSettings(cfg))}/`,
     });
   }
   return out;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs whatever volcast needs that is missing, and nothing else. Idempotent; safe to run often.
 #   bash infra/setup.sh            everything: node modules, Temporal CLI, MinIO server, trainer venv
-#   bash infra/setup.sh node|go|python   one part
+#   bash infra/setup.sh node|go|python|chromium   one part
+# chromium (Debian's package, for the dashboard's browser test, driven by puppeteer-core: npm never
+# downloads a browser) is installed with apt-get where it is available, else the step says how.
 # Builds are cached per machine under ${VOLCAST_CACHE:-~/.cache/volcast} (never in git), so a fresh
 # clone on a machine that installed once before only links them.
 set -euo pipefail
@@ -91,11 +93,33 @@ setup_python() {
   ln -sfn "$venv" "$ROOT/.venv"
 }
 
+# The dashboard's browser test (test/dashboard.test.ts) drives Debian's chromium with puppeteer-core.
+# Not fatal when it cannot be installed: everything else works, and that test fails saying so.
+setup_chromium() {
+  local found
+  found=${VOLCAST_CHROMIUM:-}
+  [[ -n $found && -x $found ]] || found=$(command -v chromium || command -v chromium-browser || true)
+  if [[ -n $found ]]; then return; fi
+  step "chromium (apt-get install chromium; for the dashboard's browser test)"
+  local t=$(date +%s) sudo=""
+  [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null 2>&1 && sudo="sudo -n"
+  if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) -eq 0 || -n $sudo ]] \
+    && { $sudo apt-get install -y -q chromium >/dev/null 2>&1 \
+      || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q chromium >/dev/null 2>&1; }; }; then
+    echo "    chromium: $(elapsed $t)"
+  else
+    printf '    chromium is not installed and could not be installed here (needs apt-get as root or passwordless sudo).\n' >&2
+    printf '    Install a Chromium build yourself (Debian/Ubuntu: apt-get install chromium) and put it on PATH,\n' >&2
+    printf '    or point VOLCAST_CHROMIUM at its binary. Only the dashboard browser test needs it.\n' >&2
+  fi
+}
+
 what=${1:-all}
 case $what in
   node) setup_node ;;
   go) setup_go ;;
   python) setup_python ;;
-  all) setup_node; setup_go; setup_python ;;
-  *) echo "usage: infra/setup.sh [all|node|go|python]" >&2; exit 2 ;;
+  chromium) setup_chromium ;;
+  all) setup_node; setup_go; setup_python; setup_chromium ;;
+  *) echo "usage: infra/setup.sh [all|node|go|python|chromium]" >&2; exit 2 ;;
 esac

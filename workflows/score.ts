@@ -7,9 +7,10 @@
  * had not closed is refused. Every pair is attempted; if any fails, the run fails after writing the
  * others, naming each failure, with the written forecasts in the failure's details.
  */
-import { ActivityFailure, ApplicationFailure, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched, setCurrentDetails, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { barMsOf } from '../contracts/domain';
 import type { BuildFeaturesResult, ScoreInput, ScoreLatestResult, ScoreResult, Series } from '../contracts/types';
+import { SEARCH_ATTRIBUTES_PATCH, searchAttributes as SA, scoreSummary } from '../lib/api/visibility';
 import { acts } from './proxies';
 
 export type { ScoreInput, ScoreResult };
@@ -25,6 +26,9 @@ export async function score(input: ScoreInput): Promise<ScoreResult> {
   const series: Series[] = input.symbols.map((symbol) => ({ exchange: input.exchange, symbol, timeframe: input.timeframe }));
   const ingest = input.ingest !== false;
   const waitMs = input.lateBarWaitMinutes * 60_000;
+  // Web UI filters (lib/api/visibility.ts); runs started before the patch replay without them.
+  if (patched(SEARCH_ATTRIBUTES_PATCH)) upsertSearchAttributes([{ key: SA.symbol, value: [...input.symbols] }, { key: SA.target, value: [...input.targets] }]);
+  setCurrentDetails(scoreSummary(input));
   const keyOf = (s: Series, f: BuildFeaturesResult) => f.series.find((x) => x.series.symbol === s.symbol)?.watermark ?? null;
 
   let features: BuildFeaturesResult;

@@ -6,8 +6,9 @@
  * Fits and evaluation read the plan by reference: no payload grows with the protocol. A fit that
  * fails is recorded and its spec shown failed on that fold; the run goes on without it.
  */
-import { ActivityFailure, ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, executeChild, patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { FitFailure, FitRequest, FitResult, ServedArtifact, TrainingPlan, TrainInput, TrainResult, TrainSeriesInput, TrainSeriesResult } from '../contracts/types';
+import { SEARCH_ATTRIBUTES_PATCH, searchAttributes as SA, trainSeriesSummary, trainSummary } from '../lib/api/visibility';
 import { symbolSegment, type Series } from '../lib/platform/layout';
 import { fitIndex, foldFits } from '../lib/training/planIndex';
 import { acts, activity } from './proxies';
@@ -18,10 +19,15 @@ export type { TrainInput, TrainResult, TrainSeriesInput, TrainSeriesResult };
 const REPORTED_FAILURES = 50;
 
 // Fits heartbeat from a thread and per stage or epoch; a dead trainer is noticed within the
-// heartbeat timeout (the catalog's, or the run's override) and the fit restarts elsewhere.
-function fitActivities(heartbeatSeconds?: number) {
-  const o = heartbeatSeconds ? { heartbeatTimeout: heartbeatSeconds * 1000 } : {};
-  return { fitModel: activity('fitModel', o), fitNeuralModel: activity('fitNeuralModel', o) };
+// heartbeat timeout (the catalog's, or the run's override) and the fit restarts elsewhere. Each
+// fit carries a one-line summary (the Web UI's event history names the spec and fold).
+function fitActivity(kind: 'fitModel' | 'fitNeuralModel', heartbeatSeconds: number | undefined, summary: string) {
+  return activity(kind, { ...(heartbeatSeconds ? { heartbeatTimeout: heartbeatSeconds * 1000 } : {}), summary });
+}
+
+/** The serving actions of a run's series, once each, in order (the VolcastDecision attribute). */
+function decisionsOf(results: { serving: { action: string } | null }[]): string[] {
+  return [...new Set(results.flatMap((r) => (r.serving ? [r.serving.action] : [])))].sort();
 }
 
 /** Object-key-safe run ids: letters, digits, '-', '_', '.'. */
@@ -50,6 +56,10 @@ export async function train(input: TrainInput): Promise<TrainResult> {
   const info = workflowInfo();
   const runId = safeId(input.runId ?? info.workflowId);
   const series: Series[] = input.symbols.map((symbol) => ({ exchange: input.exchange, symbol, timeframe: input.timeframe }));
+  // Web UI filters (lib/api/visibility.ts); runs started before the patch replay without them.
+  const tagged = patched(SEARCH_ATTRIBUTES_PATCH);
+  if (tagged) upsertSearchAttributes([{ key: SA.symbol, value: [...input.symbols] }, { key: SA.target, value: [...input.protocol.targets] }, { key: SA.protocol, value: input.protocol.name }]);
+  setCurrentDetails(trainSummary(input));
   if (input.ingest !== false) {
     await Promise.all(series.map((s) => acts.ingest({ exchange: s.exchange, symbol: s.symbol, timeframe: s.timeframe, now: input.now })));
   }
@@ -60,6 +70,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     input.protocol.targets.map((target) =>
       executeChild(trainSeries, {
         workflowId: `${info.workflowId}/${symbolSegment(fs.series.symbol)}/${target}`,
+        staticSummary: trainSeriesSummary({ series: fs.series, target, protocol: input.protocol, promote: input.promote !== false }),
         args: [
           {
             runId: safeId(`${runId}-${symbolSegment(fs.series.symbol)}-${target}`),
@@ -80,10 +91,16 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     ),
   );
   const results = await Promise.all(children);
+  const decisions = decisionsOf(results);
+  if (tagged && decisions.length) upsertSearchAttributes([{ key: SA.decision, value: decisions }]);
+  setCurrentDetails(`${trainSummary(input)}\n\n${results.map((r) => `${r.series.symbol} ${r.target}: ${r.serving?.action ?? 'evaluated'}${r.decision?.spec ? ` ${r.decision.spec}` : ''}`).join('\n')}`);
   return { runId, featureSetId: features.featureSetId, results };
 }
 
 export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesResult> {
+  const tagged = patched(SEARCH_ATTRIBUTES_PATCH);
+  if (tagged) upsertSearchAttributes([{ key: SA.symbol, value: [input.series.symbol] }, { key: SA.target, value: [input.target] }, { key: SA.protocol, value: input.protocol.name }]);
+  setCurrentDetails(trainSeriesSummary(input));
   const champion = input.promote ? await acts.getChampion({ series: input.series, target: input.target }) : null;
   const plan: TrainingPlan = await acts.planTraining({
     runId: input.runId,
@@ -97,7 +114,6 @@ export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesR
     champion,
   });
 
-  const fits = fitActivities(input.fitHeartbeatSeconds);
   const activityOf = new Map(plan.specs.map((s) => [s.name, s.activity]));
   const failures: FitFailure[] = [];
   const fitSeconds: Record<string, number> = {};
@@ -105,7 +121,8 @@ export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesR
   const runFit = async (name: string, fold: number | null): Promise<FitResult | null> => {
     const req: FitRequest = { plan: plan.planRef, index: fitIndex(plan, name, fold), name, fold };
     try {
-      const r = await fits[activityOf.get(name)!](req);
+      const summary = fold === null ? `serving fit ${name}` : `fit ${name} · fold ${fold}${plan.folds.find((f) => f.fold === fold)?.holdout ? ' (holdout)' : ''}`;
+      const r = await fitActivity(activityOf.get(name)!, input.fitHeartbeatSeconds, summary)(req);
       fitSeconds[name] = (fitSeconds[name] ?? 0) + (r.reused ? 0 : r.wallSeconds);
       if (r.reused) reusedFits++;
       return r;
@@ -155,6 +172,8 @@ export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesR
     });
     decision = committed.decision;
     serving = committed.serving;
+    if (tagged) upsertSearchAttributes([{ key: SA.decision, value: [serving.action] }]);
+    setCurrentDetails(`${trainSeriesSummary(input)}\n\n${serving.action}${decision.spec ? ` ${decision.spec}` : ''}: ${serving.reasons.join('; ')}`);
   }
   return {
     runId: input.runId,

@@ -33,6 +33,19 @@ const walkForward = z
   })
   .strict();
 
+/** The read API and dashboard (volcast serve). Env overrides: VOLCAST_API_HOST, VOLCAST_API_PORT (lib/api/settings.ts). */
+export const apiSchema = z
+  .object({
+    /** Interface to bind: loopback by default; any other needs a bearer token (VOLCAST_API_TOKEN). */
+    host: z.string().regex(/^[A-Za-z0-9.\-:]+$/, 'expected a host name or IP address, e.g. 127.0.0.1'),
+    port,
+    /** Days of forecasts the dashboard charts per series and target. */
+    dashboardDays: z.number().int().min(1).max(90),
+    /** Rows one page of forecast history holds at most (the limit parameter's ceiling). */
+    maxPageSize: z.number().int().min(1).max(100_000),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     temporal: z
@@ -109,6 +122,7 @@ export const configSchema = z
         })
         .strict(),
     ),
+    api: apiSchema.default({ host: '127.0.0.1', port: 8300, dashboardDays: 7, maxPageSize: 5000 }),
     promotion: z
       .object({
         primaryLoss: z.enum(['qlike', 'mse']),
