@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { temporal as proto } from '@temporalio/proto';
 import { apiSettings, apiUrl } from '../lib/api/settings';
 import { SEARCH_ATTRIBUTE_TYPES } from '../lib/api/visibility';
+import { registerSearchAttributes } from '../lib/orchestration/searchAttributes';
 import { credentialsFile, loadConfig, readEnvFile, type VolcastConfig } from '../lib/platform/config';
 import { repoRoot, toolsBin } from '../lib/platform/paths';
 import { ArtifactStore } from '../lib/platform/store';
@@ -228,31 +229,7 @@ export interface UpOptions {
   log?: (m: string) => void;
 }
 
-/**
- * Registers volcast's custom search attributes (lib/api/visibility.ts) in the namespace: the
- * workflows set them, and a workflow that sets one the server does not know fails its task. Adds
- * only the missing ones (idempotent); one registered with another type is reported.
- */
-export async function registerSearchAttributes(cfg: VolcastConfig): Promise<string[]> {
-  const client = await connectClient(cfg);
-  try {
-    const ops = client.connection.operatorService;
-    const have = (await ops.listSearchAttributes({ namespace: cfg.temporal.namespace })).customAttributes ?? {};
-    const IVT = proto.api.enums.v1.IndexedValueType;
-    const want = Object.fromEntries(
-      Object.entries(SEARCH_ATTRIBUTE_TYPES).map(([name, type]) => [name, type === 'Keyword' ? IVT.INDEXED_VALUE_TYPE_KEYWORD : IVT.INDEXED_VALUE_TYPE_KEYWORD_LIST]),
-    );
-    const wrong = Object.entries(want).filter(([name, type]) => name in have && have[name] !== type);
-    if (wrong.length) {
-      throw new Error(`search attribute(s) ${wrong.map(([n]) => n).join(', ')} exist in namespace ${cfg.temporal.namespace} with another type; volcast needs ${wrong.map(([n]) => `${n}=${SEARCH_ATTRIBUTE_TYPES[n]}`).join(', ')}`);
-    }
-    const missing = Object.fromEntries(Object.entries(want).filter(([name]) => !(name in have)));
-    if (Object.keys(missing).length) await ops.addSearchAttributes({ namespace: cfg.temporal.namespace, searchAttributes: missing });
-    return Object.keys(missing);
-  } finally {
-    await client.connection.close();
-  }
-}
+export { registerSearchAttributes };
 
 /** The API is a convenience: a taken port or a bad api setting is reported, and the stack still comes up. */
 async function startApi(cfg: VolcastConfig, log: (m: string) => void): Promise<void> {

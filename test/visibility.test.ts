@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { registerSearchAttributes } from '../infra/devStack';
+import { registerSearchAttributes } from '../lib/orchestration/searchAttributes';
 import { startReplayExchange, type ReplayExchange } from '../infra/replayExchange';
 import { startApi } from '../lib/api/server';
 import { searchAttributes, trainSeriesSummary, visibilityQuery } from '../lib/api/visibility';

@@ -8,9 +8,16 @@ import { checkImplementations } from '../contracts/activities';
 import type { VolcastConfig } from '../lib/platform/config';
 import { ArtifactStore } from '../lib/platform/store';
 import { connectWorker } from '../lib/platform/temporal';
+import { registerSearchAttributes } from '../lib/orchestration/searchAttributes';
 
 export async function createCpuWorker(cfg: VolcastConfig): Promise<Worker> {
   const store = new ArtifactStore(cfg);
+  // The workflows set volcast's search attributes: a server that lacks them would fail their tasks.
+  try {
+    await registerSearchAttributes(cfg);
+  } catch (err) {
+    throw new Error(`cannot register volcast's search attributes in namespace ${cfg.temporal.namespace} (${(err as Error).message}); register them once by hand (docs/api.md) or give the worker operator permissions`);
+  }
   const activities = createActivities(store, cfg);
   checkImplementations('typescript', Object.keys(activities));
   const connection = await connectWorker(cfg);

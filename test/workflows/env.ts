@@ -8,6 +8,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { ACTIVITY_NAMES, catalog, type Activities } from '../../contracts/activities';
 import { toolsBin } from '../../lib/platform/paths';
+import { searchAttributes } from '../../lib/api/visibility';
 import { taskQueues } from '../../temporal.config';
 
 export type Stubs = Partial<{ [K in keyof Activities]: (input: Parameters<Activities[K]>[0]) => Promise<unknown> }>;
@@ -24,7 +25,9 @@ export interface StubStack {
 export async function startStubStack(): Promise<StubStack> {
   // The stubs fail on purpose: keep the worker's warnings about it out of the test output.
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: join(toolsBin, 'temporal') } } });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: join(toolsBin, 'temporal') }, searchAttributes: Object.values(searchAttributes) },
+  });
   const stack: StubStack = { env, stubs: {}, calls: [], close: async () => {} };
   const route = (name: string) => async (input: unknown) => {
     stack.calls.push({ name, input });
