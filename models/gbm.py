@@ -11,8 +11,12 @@ columns are given.
   the validation span. The model keeps the trees up to the best iteration.
 - Deterministic: `deterministic`, `force_col_wise`, one thread and the fit's seed; the same input gives
   the same trees and the same ONNX bytes.
-- ONNX: onnxmltools' converter (TreeEnsembleRegressor, float32 thresholds) with the head appended. The
-  trainer's own predictions come from LightGBM on the float32-cast inputs.
+- ONNX: models/tree_onnx.py builds a double-precision TreeEnsembleRegressor from the booster's own
+  dump (the float32 input cast to double, double thresholds and leaf sums) and the head is appended,
+  so the graph's splits and sums are the booster's by construction. The trainer's own predictions:
+  LightGBM's on the float32-cast inputs (float64 thresholds and sums, checked equal to the dumped
+  trees); for XGBoost, which sums in float32, the exact float64 sum of its trees (tree_onnx.predict),
+  with max |xgboost.predict - exact| on the test rows in `fitted.xgboostPredictMaxAbsDiff`.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import onnx_export as ox
+from . import tree_onnx
 from .frame import HORIZON, TARGETS, FitError, Fitted, build_rows, require_rows, var_floor
 
 DEFAULTS: dict[str, Any] = {
@@ -66,10 +71,16 @@ def _tree_rows(df: pd.DataFrame, inp: dict[str, Any], defaults: dict[str, Any], 
     require_rows(n_fit, 200, f"{kind} (after carving the validation span)")
     return target, h, p, cols, tr, te, yfloor, y, n_val, n_fit
 
-def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None]) -> Fitted:
+
+# Bounds of the conversion checks (a larger difference means the graph does not describe the booster).
+LGB_TWIN_TOL = 1e-9   # LightGBM's own float64 prediction vs the dumped trees (observed: 0)
+XGB_TWIN_TOL = 1e-4   # XGBoost's float32 accumulation vs the exact float64 sum (observed: ~1e-5)
+
+
+def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None],
+        keep: dict[str, Any] | None = None) -> Fitted:
+    """`keep`, if given, receives the booster, the exported ensemble and the head (tests, benchmarks)."""
     import lightgbm as lgb
-    import onnxmltools
-    from onnxmltools.convert.common.data_types import FloatTensorType
 
     target, h, p, cols, tr, te, yfloor, y, n_val, n_fit = _tree_rows(df, inp, DEFAULTS, "lightgbm")
     x = tr.x.astype(np.float64)
@@ -90,22 +101,26 @@ def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None]) -> F
                         callbacks=[lgb.early_stopping(int(p["early_stopping_rounds"]), verbose=False), heartbeat])
     best = int(booster.best_iteration or booster.current_iteration())
     booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    resid = y[-n_val:] - booster.predict(x[-n_val:])
+    pv = booster.predict(x[-n_val:])
+    resid = y[-n_val:] - pv
     smear = float(np.log(np.mean(np.exp(resid))))
     head = {"kind": "logvar", "scale": 1.0, "shift": smear + math.log(h)}
 
-    onx = onnxmltools.convert_lightgbm(booster, name="volcast_lightgbm",
-                                       initial_types=[("x", FloatTensorType([None, len(cols)]))],
-                                       target_opset=15)  # the converter supports up to 15
-    model = ox.append_head(onx, head, f"lightgbm {target}")
-    pred = ox.apply_head(booster.predict(te.x.astype(np.float64)), head) if len(te.idx) else np.zeros(0)
+    ens = tree_onnx.from_lightgbm(booster, len(cols))
+    model = ox.append_head(tree_onnx.graph(ens, "volcast_lightgbm"), head, f"lightgbm {target}")
+    raw = booster.predict(te.x.astype(np.float64)) if len(te.idx) else np.zeros(0)
+    tree_onnx.check_twin(ens, tr.x[-n_val:], pv, LGB_TWIN_TOL, f"lightgbm {target} (validation rows)")
+    tree_onnx.check_twin(ens, te.x, raw, LGB_TWIN_TOL, f"lightgbm {target}")
+    pred = ox.apply_head(raw, head) if len(te.idx) else np.zeros(0)
+    if keep is not None:
+        keep.update(booster=booster, ensemble=ens, head=head)
     fitted = {"bestIteration": best, "trees": booster.num_trees(), "validRows": n_val, "fitRows": n_fit,
               "purgedRows": h, "validRmseLog": float(np.sqrt(np.mean(resid ** 2))), "smearingBias": smear,
               "response": f"log(max({target}^2 / {h}, {yfloor:.3g}))", "responseFloor": yfloor,
               "featureImportanceGain": dict(zip(cols, booster.feature_importance("gain").round(6).tolist()))}
     return Fitted(model, {"kind": "tabular", "columns": cols, "window": 1, "dtype": "float32"},
                   {**p, "seed": booster_params["seed"]}, fitted, {"head": head, "inputs": "raw (trees)"},
-                  len(tr.idx), te, pred, libraries={"lightgbm": lgb.__version__, "onnxmltools": onnxmltools.__version__})
+                  len(tr.idx), te, pred, libraries={"lightgbm": lgb.__version__})
 
 
 XGB_DEFAULTS: dict[str, Any] = {
@@ -122,12 +137,13 @@ XGB_DEFAULTS: dict[str, Any] = {
 }
 
 
-def fit_xgboost(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None]) -> Fitted:
+def fit_xgboost(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None],
+                keep: dict[str, Any] | None = None) -> Fitted:
     """XGBoost (hist trees) on the same response, validation span, smearing and head as LightGBM;
-    deterministic with one thread and the fit's seed. ONNX: onnxmltools' XGBoost converter."""
-    import onnxmltools
+    deterministic with one thread and the fit's seed. ONNX: tree_onnx's double-precision trees; the
+    trainer's predictions (validation residuals and test rows) are the exact float64 sum of the trees.
+    `keep` as in `fit`."""
     import xgboost as xgb
-    from onnxmltools.convert.common.data_types import FloatTensorType
 
     target, h, p, cols, tr, te, yfloor, y, n_val, n_fit = _tree_rows(df, inp, XGB_DEFAULTS, "xgboost")
     seed = int(inp.get("seed", 0))
@@ -138,7 +154,7 @@ def fit_xgboost(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], Non
               "base_score": base, "eval_metric": "rmse",
               **{k: p[k] for k in ("max_depth", "learning_rate", "min_child_weight", "subsample",
                                    "colsample_bytree", "reg_lambda")}}
-    fnames = [f"f{i}" for i in range(len(cols))]  # the converter expects f0..fN
+    fnames = [f"f{i}" for i in range(len(cols))]
     dfit = xgb.DMatrix(tr.x[:n_fit], y[:n_fit], feature_names=fnames)
     dval = xgb.DMatrix(tr.x[-n_val:], y[-n_val:], feature_names=fnames)
 
@@ -153,21 +169,26 @@ def fit_xgboost(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], Non
                         callbacks=[Beat()])
     best = int(booster.best_iteration) + 1
     booster = booster[:best]
-    pv = booster.predict(xgb.DMatrix(tr.x[-n_val:], feature_names=fnames)).astype(np.float64)
+    ens = tree_onnx.from_xgboost(booster, len(cols))
+    pv = tree_onnx.predict(ens, tr.x[-n_val:])
+    tree_onnx.check_twin(ens, tr.x[-n_val:], booster.predict(xgb.DMatrix(tr.x[-n_val:], feature_names=fnames)),
+                         XGB_TWIN_TOL, f"xgboost {target} (validation rows)")
     resid = y[-n_val:] - pv
     smear = float(np.log(np.mean(np.exp(resid))))
     head = {"kind": "logvar", "scale": 1.0, "shift": smear + math.log(h)}
-    onx = onnxmltools.convert_xgboost(booster, name="volcast_xgboost",
-                                      initial_types=[("x", FloatTensorType([None, len(cols)]))],
-                                      target_opset=15)
-    model = ox.append_head(onx, head, f"xgboost {target}")
-    pred = (ox.apply_head(booster.predict(xgb.DMatrix(te.x, feature_names=fnames)).astype(np.float64), head)
-            if len(te.idx) else np.zeros(0))
+    model = ox.append_head(tree_onnx.graph(ens, "volcast_xgboost"), head, f"xgboost {target}")
+    raw = tree_onnx.predict(ens, te.x) if len(te.idx) else np.zeros(0)
+    lib_diff = (tree_onnx.check_twin(ens, te.x, booster.predict(xgb.DMatrix(te.x, feature_names=fnames)),
+                                     XGB_TWIN_TOL, f"xgboost {target}") if len(te.idx) else 0.0)
+    pred = ox.apply_head(raw, head) if len(te.idx) else np.zeros(0)
+    if keep is not None:
+        keep.update(booster=booster, ensemble=ens, head=head, feature_names=fnames)
     gain = booster.get_score(importance_type="gain")
     fitted = {"bestIteration": best, "trees": best, "baseScore": base, "validRows": n_val, "fitRows": n_fit,
               "purgedRows": h, "validRmseLog": float(np.sqrt(np.mean(resid ** 2))), "smearingBias": smear,
               "response": f"log(max({target}^2 / {h}, {yfloor:.3g}))", "responseFloor": yfloor,
-              "featureImportanceGain": {c: round(float(gain.get(f, 0.0)), 6) for c, f in zip(cols, fnames)}}
+              "featureImportanceGain": {c: round(float(gain.get(f, 0.0)), 6) for c, f in zip(cols, fnames)},
+              "xgboostPredictMaxAbsDiff": lib_diff}
     return Fitted(model, {"kind": "tabular", "columns": cols, "window": 1, "dtype": "float32"},
                   {**p, "seed": seed}, fitted, {"head": head, "inputs": "raw (trees)"},
-                  len(tr.idx), te, pred, libraries={"xgboost": xgb.__version__, "onnxmltools": onnxmltools.__version__})
+                  len(tr.idx), te, pred, libraries={"xgboost": xgb.__version__})

@@ -6,7 +6,8 @@ Every graph has one float32 input `x` and one float32 output `vol` [N, 1] (docs/
   (identity | log(max(x, floor)) | one-hot of integer levels) -> MatMul + Add -> head.
 - Weighted sums over a window (EWMA, GARCH(1,1) as ARCH(inf)): `x` [N, W, 1] (oldest first) ->
   Flatten -> MatMul with the lag weights + Add -> head.
-- LightGBM: onnxmltools' TreeEnsemble graph (prediction of log variance), head appended.
+- LightGBM, XGBoost: models/tree_onnx.py's double-precision TreeEnsemble graph (prediction of log
+  variance), head appended.
 - Heads, turning the raw prediction yhat into volatility over the target horizon:
     "var":    vol = sqrt(max(yhat, floor) * mult)        (yhat is a per-bar variance)
     "logvar": vol = exp(0.5 * (scale * yhat + shift))   (yhat is a log variance; shift holds the
