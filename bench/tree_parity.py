@@ -6,7 +6,7 @@ BTC/USDT and ETH/USDT hourly, both targets (target_gk_1h, target_rv_24h), both t
 xgboost) with their default parameters (num_boost_round 400, early stopping 30). Features: the
 project's own builder (lib/features/build.ts, via bench/tree_parity_node.ts) on ../shared/data,
 cached in .cache/tree-parity; inputs: every FEATURE column except prev_close/prev_ts with <= 1%
-nulls on the fold's training rows (as activities/training.ts selects them).
+nulls on the fold's training rows (as lib/training/plan.ts selects them).
 
 Per fold: fit (models.gbm), export, and the max relative error of `vol` between the trainer's own
 predictions and onnxruntime on the test rows: Python onnxruntime (models.onnx_export.run_onnx, the

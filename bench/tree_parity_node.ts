@@ -10,8 +10,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sharedData } from '../lib/candlesCsv';
-import { sqlString, withDuck } from '../lib/duckdb';
+import { sharedData } from '../lib/candles/csv';
+import { sqlString, withDuck } from '../lib/platform/duckdb';
 import { buildFeatureFiles } from '../lib/features/build';
 import { FEATURE_COLUMNS } from '../lib/features/definitions';
 import { onnxRuntimeVersion, ort } from '../lib/scoring/session';
