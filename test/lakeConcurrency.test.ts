@@ -135,7 +135,9 @@ describe('concurrent writers of one series (real Temporal + MinIO + ccxt against
     await importCandleFile(store, join(dir, 'v1.csv.gz'), s);
     const manifestKey = layout.candlesManifest(s);
     let landed = 0;
+    let rounds = 0;
     for (let round = 1; round <= 5 && landed === 0; round++) {
+      rounds = round;
       const baseline = await objectVersions(store, layout.candlesPrefix(s));
       const script = `const { importCandleFile } = require('./lib/candles/import'); const { ArtifactStore } = require('./lib/platform/store'); const { loadConfig } = require('./lib/platform/config');
         importCandleFile(new ArtifactStore(loadConfig()), ${JSON.stringify(join(dir, 'v2.csv.gz'))}, ${JSON.stringify(s)}, { replace: true }).then(() => console.log('committed'));`;
@@ -164,6 +166,7 @@ describe('concurrent writers of one series (real Temporal + MinIO + ccxt against
       if (!landed) await importCandleFile(store, join(dir, 'v1.csv.gz'), s, { replace: true }); // back to v1 for another round
     }
     assert.ok(landed > 0, 'the kill never landed between a partition put and the manifest put');
+    console.log(`# the kill landed between a partition put and the manifest put in round ${rounds}`);
     assert.deepEqual(ohlcv(await readSeries(store, s)), ohlcv(v1), 'the killed writer changed nothing visible');
     // The same import, run again to the end, commits; what the killed one left is not referenced.
     const again = await importCandleFile(store, join(dir, 'v2.csv.gz'), s, { replace: true });
