@@ -258,49 +258,78 @@ export async function mergeIntoLake(store: ArtifactStore, series: Series, batch:
   }
   const months = [...new Set(batch.rows.map((r) => monthOf(r.ts)))].sort();
   const dir = await mkdtemp(join(tmpdir(), 'volcast-lake-'));
+  // Per month and base partition (the stored version merged against): what the batch does to it. A
+  // retry after a lost race redoes only the months another writer changed, so a long merge racing
+  // short ones still converges.
+  const compared = new Map<string, { ratios: number[]; differing: number[] }>();
+  const mergedParts = new Map<string, PartitionRef | null>(); // null: the merge changes nothing
+  const baseOf = (month: string, p: PartitionRef | undefined) => `${month}|${p?.sha256 ?? '-'}`;
   try {
     const up = await store.updateObject(layout.candlesManifest(series), async (current) => {
       const before = current ? parseManifest(current.data, series) : emptyManifest(series);
       const partitions: Record<string, PartitionRef> = { ...before.partitions };
       const partitionsWritten: string[] = [];
-      let changed: number[] = [];
-      let refused: number[] = [];
+      const changed: number[] = [];
+      const refused: number[] = [];
       const stats = await withDuck(
         async (db) => {
           await loadIncoming(db, batch.rows);
-          const existing = new Map<string, string>();
+          const stored = new Map<string, string>();
           for (const month of months) {
             const p = partitions[month];
-            if (p) existing.set(month, await store.getFile({ bucket: store.bucket, key: p.key, sha256: p.sha256 }));
+            if (p) stored.set(month, await store.getFile({ bucket: store.bucket, key: p.key, sha256: p.sha256 }));
+            const base = baseOf(month, p);
+            if (!p || compared.has(base)) continue;
+            const { start, end } = monthBounds(month);
+            const overlap = await queryRows<{ ts: bigint; ratio: number; differs: boolean }>(
+              db,
+              `SELECT n.ts, n.close / o.close AS ratio, ${DIFFERS} AS differs FROM incoming n JOIN read_parquet(${sqlString(stored.get(month)!)}) o ON n.ts = o.ts
+               WHERE n.ts >= ${start} AND n.ts < ${end} ORDER BY n.ts`,
+            );
+            compared.set(base, { ratios: overlap.map((o) => o.ratio), differing: overlap.filter((o) => o.differs).map((o) => Number(o.ts)) });
           }
-          if (existing.size) {
-            const storedSrc = `read_parquet([${[...existing.values()].map(sqlString).join(', ')}])`;
-            if (opts.plausibility) {
-              const [o] = await queryRows<{ n: bigint; ratio: number | null }>(db, `SELECT count(*) AS n, median(n.close / o.close) AS ratio FROM incoming n JOIN ${storedSrc} o ON n.ts = o.ts`);
-              const ratio = o!.ratio;
-              if (Number(o!.n) > 0 && ratio !== null && (ratio < PLAUSIBLE_CLOSE_RATIO.min || ratio > PLAUSIBLE_CLOSE_RATIO.max)) {
-                throw new CandleInputError(
-                  `${opts.plausibility.what}: prices implausible for ${series.symbol} ${series.timeframe} (${series.exchange}): its close is ${ratio.toPrecision(3)}x the stored close ` +
-                    `(median over ${Number(o!.n)} overlapping bars; plausible ${PLAUSIBLE_CLOSE_RATIO.min}-${PLAUSIBLE_CLOSE_RATIO.max}). Another instrument? Nothing was written; check the file and --symbol`,
-                );
-              }
+          const cmp = months.map((m) => compared.get(baseOf(m, partitions[m])) ?? { ratios: [], differing: [] });
+          if (opts.plausibility) {
+            const ratios = cmp.flatMap((c) => c.ratios).sort((a, b) => a - b);
+            const ratio = ratios.length % 2 ? ratios[(ratios.length - 1) / 2]! : (ratios[ratios.length / 2 - 1]! + ratios[ratios.length / 2]!) / 2;
+            if (ratios.length && (ratio < PLAUSIBLE_CLOSE_RATIO.min || ratio > PLAUSIBLE_CLOSE_RATIO.max)) {
+              throw new CandleInputError(
+                `${opts.plausibility.what}: prices implausible for ${series.symbol} ${series.timeframe} (${series.exchange}): its close is ${ratio.toPrecision(3)}x the stored close ` +
+                  `(median over ${ratios.length} overlapping bars; plausible ${PLAUSIBLE_CLOSE_RATIO.min}-${PLAUSIBLE_CLOSE_RATIO.max}). Another instrument? Nothing was written; check the file and --symbol`,
+              );
             }
-            const differing = (await queryRows<{ ts: bigint }>(db, `SELECT n.ts FROM incoming n JOIN ${storedSrc} o ON n.ts = o.ts WHERE ${DIFFERS} ORDER BY n.ts`)).map((r) => Number(r.ts));
-            if (differing.length && opts.differing === 'keep') {
-              refused = differing;
-              await db.run(`DELETE FROM incoming WHERE ts IN (SELECT n.ts FROM incoming n JOIN ${storedSrc} o ON n.ts = o.ts WHERE ${DIFFERS})`);
-            } else {
-              changed = differing;
+          }
+          const differing = cmp.flatMap((c) => c.differing);
+          if (opts.differing === 'keep') refused.push(...differing);
+          else changed.push(...differing);
+          if (refused.length) {
+            // The stored bar stays: the refused rows take no part in the merge.
+            await db.run('CREATE TABLE refused (ts BIGINT)');
+            const app = await db.createAppender('refused');
+            for (const ts of refused) {
+              app.appendBigInt(BigInt(ts));
+              app.endRow();
             }
+            app.closeSync();
+            await db.run('DELETE FROM incoming WHERE ts IN (SELECT ts FROM refused)');
           }
           for (const month of months) {
-            const merged = await mergedMonth(db, dir, month, existing.get(month) ?? null);
-            const sha256 = sha256Of(merged.buf);
-            if (partitions[month]?.sha256 === sha256) continue; // identical content: no put
-            const key = layout.candlesPartition(series, month, sha256);
-            // Create-only: a content-addressed object that exists already holds these very bytes.
-            await store.putBufferIf(key, merged.buf, { ifNoneMatch: '*' }, 'application/vnd.apache.parquet');
-            partitions[month] = { key, sha256, rows: merged.rows };
+            const base = baseOf(month, partitions[month]);
+            if (!mergedParts.has(base)) {
+              const merged = await mergedMonth(db, dir, month, stored.get(month) ?? null);
+              const sha256 = sha256Of(merged.buf);
+              if (partitions[month]?.sha256 === sha256) {
+                mergedParts.set(base, null); // identical content: no put
+              } else {
+                const key = layout.candlesPartition(series, month, sha256);
+                // Create-only: a content-addressed object that exists already holds these very bytes.
+                await store.putBufferIf(key, merged.buf, { ifNoneMatch: '*' }, 'application/vnd.apache.parquet');
+                mergedParts.set(base, { key, sha256, rows: merged.rows });
+              }
+            }
+            const part = mergedParts.get(base);
+            if (!part) continue;
+            partitions[month] = part;
             partitionsWritten.push(month);
           }
           const sorted = Object.keys(partitions).sort();

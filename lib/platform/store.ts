@@ -41,6 +41,9 @@ function isConflict(err: unknown, cond: PutCondition): boolean {
 
 const unquote = (etag: string) => etag.replace(/^"|"$/g, '');
 
+/** The most bytes a conditional put sends: minio-js's default part size, below which a put is a single PUT. */
+const CONDITIONAL_PUT_MAX = 64 * 1024 * 1024;
+
 
 export function sha256Of(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -118,13 +121,15 @@ export class ArtifactStore {
    */
   async putBufferIf(key: string, data: Buffer | string, cond: PutCondition, contentType = 'application/octet-stream'): Promise<{ ref: ObjectRef; etag: string } | null> {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    // minio-js sends up to one part size (64 MiB by default) as one PUT, which carries the
+    // precondition; a multipart upload would not. Every conditional object here is far smaller.
+    if (buf.length > CONDITIONAL_PUT_MAX) throw new Error(`conditional put of ${key}: ${buf.length} bytes is more than one PUT carries (${CONDITIONAL_PUT_MAX})`);
     const sha256 = sha256Of(buf);
     const headers: Record<string, string> = { 'Content-Type': contentType, 'x-amz-meta-sha256': sha256 };
     if ('ifMatch' in cond) headers['If-Match'] = cond.ifMatch;
     else headers['If-None-Match'] = '*';
     let etag: string;
     try {
-      // A Buffer is always sent as one PUT (never multipart), which carries the precondition headers.
       ({ etag } = await this.client.putObject(this.bucket, key, buf, buf.length, headers));
     } catch (err) {
       if (isConflict(err, cond)) return null;
