@@ -11,6 +11,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BuildFeaturesInput, BuildFeaturesResult, FeatureSetManifest } from '../contracts/activities';
 import { buildFeatureFiles, definitionsSha, FeatureInputError, seriesKey, type PreviousFeatures, type SeriesInput } from '../lib/features/build';
+import { readManifest } from '../lib/candles/lake';
 import { layout, LayoutError, type Series } from '../lib/platform/layout';
 import type { ArtifactStore } from '../lib/platform/store';
 
@@ -23,17 +24,21 @@ function beat(details: unknown): void {
   }
 }
 
-/** Local copies of a series' monthly candle objects (the `_manifest.json` beside them is not data). */
+/**
+ * Local, sha256-verified copies of the candle partitions the series' manifest names (the last
+ * `recentMonths` months when given), in month order. The manifest is the lake's commit point: objects
+ * it does not name (a crashed or losing writer's, or months replaced since) are never read.
+ */
 export async function downloadCandles(store: ArtifactStore, series: Series, recentMonths?: number): Promise<string[]> {
-  const all = (await store.list(layout.candlesPrefix(series))).map((o) => o.key).filter((k) => k.endsWith('.parquet') && !k.split('/').at(-1)!.startsWith('_')).sort();
-  const keys = recentMonths ? all.slice(-recentMonths) : all;
-  if (!keys.length) throw new FeatureInputError(`no candles for ${seriesKey(series)} under ${layout.candlesPrefix(series)}`);
+  const { manifest, ref } = await readManifest(store, series);
+  const months = Object.keys(manifest.partitions).sort();
+  const keep = recentMonths ? months.slice(-recentMonths) : months;
+  if (!keep.length) throw new FeatureInputError(`no candles for ${seriesKey(series)}: ${ref ? 'its manifest names no partition' : 'no manifest'} at ${layout.candlesManifest(series)}`);
   const files: string[] = [];
-  for (const key of keys) {
-    const ref = await store.head(key);
-    if (!ref) throw new FeatureInputError(`candle object ${key} has no sha256 metadata (not written through the artifact store)`);
-    files.push(await store.getFile(ref));
-    beat({ downloaded: key });
+  for (const month of keep) {
+    const p = manifest.partitions[month]!;
+    files.push(await store.getFile({ bucket: store.bucket, key: p.key, sha256: p.sha256 }));
+    beat({ downloaded: p.key });
   }
   return files;
 }

@@ -5,6 +5,10 @@
  * attempt resumes after what it stored (the merge is by unique ts: no gap, no duplicate row).
  * The candle still open at "now" (ts + 1 bar > now) is never stored; "now" is an input or the
  * exchange's clock.
+ *
+ * A fresh fetch from the exchange is the one source allowed to change a stored bar (the exchange
+ * revised it): such bars are counted in `changed`. Ingest may run while an import or another worker
+ * writes the same series: the lake's merge is safe with concurrent writers (lib/candles/lake.ts).
  */
 import { Context } from '@temporalio/activity';
 import type { RejectReason } from '../lib/candles/candle';
@@ -57,6 +61,7 @@ export function ingestActivities(store: ArtifactStore, cfg: VolcastConfig) {
           rejectedRows: [],
           duplicates: [],
           outOfOrder: [],
+          changed: [],
           gaps: [],
           gapsTotal: manifest.gaps.length,
           end,
@@ -73,11 +78,12 @@ export function ingestActivities(store: ArtifactStore, cfg: VolcastConfig) {
         const flush = async (coveredTo: number) => {
           const batch = validateCandles(pending, input.timeframe);
           batch.outOfOrder = [...new Set([...batch.outOfOrder, ...pendingOutOfOrder])].sort((a, b) => a - b);
-          const merged = await mergeIntoLake(store, series, batch, { source: `ccxt:${settings.id}`, fetched: { from: flushFrom, to: coveredTo } });
+          const merged = await mergeIntoLake(store, series, batch, { source: `ccxt:${settings.id}`, fetched: { from: flushFrom, to: coveredTo }, differing: 'replace' });
           for (const r of batch.rejected) result.rejected[r.reason] = (result.rejected[r.reason] ?? 0) + 1;
           result.rejectedRows.push(...batch.rejected.slice(0, MAX_REPORTED_ROWS - result.rejectedRows.length));
           result.duplicates.push(...batch.duplicates);
           result.outOfOrder.push(...batch.outOfOrder);
+          result.changed.push(...merged.changed);
           result.objectsWritten += merged.objectsWritten;
           result.partitionsWritten.push(...merged.partitionsWritten.filter((m) => !result.partitionsWritten.includes(m)));
           result.storedRows = merged.manifest.rows;

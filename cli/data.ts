@@ -12,6 +12,7 @@ import type { BackfillProgress } from '../workflows/backfill';
 import { backfillInput, defaultExchange, seriesOf } from '../lib/orchestration/inputs';
 import { ackFlags, qualityFlags } from '../lib/candles/quality';
 import { layout } from '../lib/platform/layout';
+import { CandleInputError } from '../lib/platform/errors';
 import { backfill, progressQuery } from '../workflows';
 
 function parseDate(what: string, value: string | undefined): number | undefined {
@@ -80,7 +81,10 @@ async function statusCommand(cfg: VolcastConfig, opts: { symbols?: string; excha
   const store = new ArtifactStore(cfg);
   const symbols = opts.symbols ? opts.symbols.split(',').map((s) => s.trim()) : cfg.symbols;
   const exchange = opts.exchange ?? defaultExchange(cfg);
-  console.log('symbol      tf   first                 last                  rows     gaps (bars)   rejected   watermark');
+  // duplicates: open times that came more than once in an input; conflicts: of those, the ones whose
+  // copies differed (rejected); changed: stored bars replaced by a later fetch or import --replace;
+  // refused: imported rows that differed from the stored bar (kept).
+  console.log('symbol      tf   first                 last                  rows     gaps (bars)   dups  conflicts  changed  refused  rejected   watermark');
   for (const symbol of symbols) {
     for (const timeframe of cfg.timeframes) {
       const { manifest, ref } = await readManifest(store, { exchange, symbol, timeframe });
@@ -90,8 +94,9 @@ async function statusCommand(cfg: VolcastConfig, opts: { symbols?: string; excha
       }
       const bars = manifest.gaps.reduce((s, g) => s + g.bars, 0);
       const rejected = Object.entries(manifest.rejected).map(([r, n]) => `${n} ${r}`).join(', ') || '0';
+      const conflicts = manifest.rejected['conflicting duplicate'] ?? 0;
       console.log(
-        `${symbol.padEnd(11)} ${timeframe.padEnd(4)} ${isoTs(manifest.first).padEnd(21)} ${isoTs(manifest.watermark).padEnd(21)} ${String(manifest.rows).padStart(7)}  ${`${manifest.gaps.length} (${bars})`.padEnd(12)}  ${rejected.padEnd(9)}  ${isoTs(manifest.watermark)}`,
+        `${symbol.padEnd(11)} ${timeframe.padEnd(4)} ${isoTs(manifest.first).padEnd(21)} ${isoTs(manifest.watermark).padEnd(21)} ${String(manifest.rows).padStart(7)}  ${`${manifest.gaps.length} (${bars})`.padEnd(12)}  ${String(manifest.duplicates.length).padStart(4)}  ${String(conflicts).padStart(9)}  ${String(manifest.changed.length).padStart(7)}  ${String(manifest.refused.length).padStart(7)}  ${rejected.padEnd(9)}  ${isoTs(manifest.watermark)}`,
       );
     }
   }
@@ -115,16 +120,26 @@ async function ackCommand(cfg: VolcastConfig, opts: { symbol: string; timeframe?
   console.log(`${series.symbol} ${series.timeframe}: ${n} flag(s) acknowledged (${opts.reason}); recorded in ${layout.candlesAcks(series)}`);
 }
 
-async function importCommand(cfg: VolcastConfig, files: string[], opts: { symbol?: string; timeframe?: string; exchange?: string }): Promise<void> {
+async function importCommand(cfg: VolcastConfig, files: string[], opts: { symbol?: string; timeframe?: string; exchange?: string; replace?: boolean }): Promise<void> {
   const store = new ArtifactStore(cfg);
   for (const file of files) {
     const exchange = opts.exchange ?? defaultExchange(cfg);
     const series: Series | null = opts.symbol ? seriesOf(cfg, opts.symbol, { exchange, timeframe: opts.timeframe }) : seriesFromFileName(file, exchange);
-    if (!series) throw new Error(`${file}: cannot tell the symbol from the name; pass --symbol`);
+    if (!series) throw new CandleInputError(`${file}: cannot tell the symbol from the name; pass --symbol`);
     const t0 = Date.now();
-    const r = await importCandleFile(store, file, series);
+    const r = await importCandleFile(store, file, series, { replace: opts.replace });
+    if (r.empty) {
+      console.log(`${file}: ${series.symbol} ${series.timeframe}: the file holds no rows; nothing written`);
+      continue;
+    }
     const rej = Object.entries(r.rejected).map(([k, n]) => `${n} ${k}`).join(', ') || 'none';
-    console.log(`${file}: ${series.symbol} ${series.timeframe} ${r.format}: ${r.sourceRows} rows read, ${r.validRows} valid, rejected ${rej}; series has ${r.storedRows} rows; ${r.objectsWritten} objects written (${Date.now() - t0} ms)`);
+    const dups = r.duplicates ? `${r.duplicates} duplicate open time(s) (${r.conflicts} conflicting: rejected, no copy taken)` : 'no duplicates';
+    const stored = opts.replace
+      ? `${r.changed} stored bars changed`
+      : `${r.changed} stored bars changed, ${r.refused} row(s) refused: they differ from the stored bar (kept; --replace replaces them)`;
+    console.log(
+      `${file}: ${series.symbol} ${series.timeframe} ${r.format}: ${r.sourceRows} rows read, ${r.validRows} valid, rejected ${rej}; ${dups}; ${stored}; series has ${r.storedRows} rows; ${r.objectsWritten} objects written (${Date.now() - t0} ms)`,
+    );
   }
 }
 
@@ -147,10 +162,11 @@ export function registerData(program: Command): void {
     .option('--symbol <symbol>', 'symbol (default: from the file name)')
     .option('--timeframe <tf>', 'timeframe when --symbol is given (default: the first configured)')
     .option('--exchange <id>', 'exchange id in the lake (default: the first configured)')
+    .option('--replace', 'let rows that differ from stored bars replace them (default: refuse them, keep the stored bars); counted as changed')
     .action(async (files: string[], opts) => importCommand(loadConfigOrExit(), files, opts));
   data
     .command('status')
-    .description('per symbol and timeframe: first/last bar, rows, gaps, rejected rows, watermark')
+    .description('per symbol and timeframe: first/last bar, rows, gaps, duplicates, conflicts, changed and refused bars, rejected rows, watermark')
     .option('--symbols <list>', 'comma-separated (default: config symbols)')
     .option('--exchange <id>', 'exchange id (default: the first configured)')
     .action(async (opts) => statusCommand(loadConfigOrExit(), opts));

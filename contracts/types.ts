@@ -167,8 +167,11 @@ export interface IngestResult {
   skippedOpen: number;
   rejected: Partial<Record<RejectReason, number>>;
   rejectedRows: { ts: number | null; reason: RejectReason; raw: string }[];
+  /** Open times that came more than once in one fetch (identical copies kept once; differing ones rejected). */
   duplicates: number[];
   outOfOrder: number[];
+  /** Open times of stored bars this fetch replaced with different values (a fresh exchange fetch wins). */
+  changed: number[];
   /** Gaps of the series inside the fetched window. */
   gaps: Gap[];
   /** Gaps in the whole series (manifest). */
@@ -227,7 +230,9 @@ export type RejectReason =
   | 'low > min(open, close)'
   | 'high < max(open, close)'
   | 'volume < 0'
-  | 'ts off the timeframe grid';
+  | 'ts off the timeframe grid'
+  /** The same open time more than once in one input with different values: no copy is taken (none is known to be right). */
+  | 'conflicting duplicate';
 
 export interface RejectedRow {
   /** Open time when it parsed, else null. */

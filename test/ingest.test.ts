@@ -3,10 +3,15 @@
  * the TypeScript worker as a process, real ccxt pointed at the replay exchange (in this process).
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { IngestInput, IngestResult } from '../activities/ingest';
+import { importCandleFile } from '../lib/candles/import';
 import { readManifest, readSeries } from '../lib/candles/lake';
 import type { VolcastConfig } from '../lib/platform/config';
 import { layout, type Series } from '../lib/platform/layout';
@@ -103,7 +108,8 @@ describe('ingest and backfill (real Temporal + MinIO + ccxt against the replay e
       { kind: 'swap', symbol: s.symbol, ts: t(6, 7) },
     ]);
     const r = await ingestResult({ symbol: s.symbol, timeframe: '1h', since: from, until: to, pageLimit: 50 }, 'faults');
-    assert.deepEqual(r.rejected, { 'price <= 0': 1, 'high < max(open, close)': 1, 'not a number': 1, 'ts off the timeframe grid': 1 });
+    // The exchange sent 05-05 10:00 twice with different closes: neither copy is taken (not resolved by order).
+    assert.deepEqual(r.rejected, { 'price <= 0': 1, 'high < max(open, close)': 1, 'not a number': 1, 'ts off the timeframe grid': 1, 'conflicting duplicate': 1 });
     assert.deepEqual(r.duplicates, [t(5, 10)]);
     assert.deepEqual(r.outOfOrder, [t(6, 7)]);
     assert.deepEqual(r.gaps.filter((g) => g.from === t(2, 1) || g.from === t(4, 0)).map((g) => [g.from, g.to, g.bars]), [
@@ -112,13 +118,33 @@ describe('ingest and backfill (real Temporal + MinIO + ccxt against the replay e
     ]);
     const source = await inWindow(s.symbol, from, to);
     const stored = await readSeries(store, s);
-    assert.equal(stored.length, source.length - 4 - 6);
-    assert.equal(stored.find((c) => c.ts === t(5, 10))!.close, source.find((c) => c.ts === t(5, 10))!.close + 0.5); // latest fetch wins
+    assert.equal(stored.length, source.length - 4 - 6 - 1);
+    assert.equal(stored.find((c) => c.ts === t(5, 10)), undefined);
+    assert.deepEqual(r.rejectedRows.find((x) => x.reason === 'conflicting duplicate')?.ts, t(5, 10));
     const { manifest } = await readManifest(store, s);
     assert.deepEqual(manifest.rejected, r.rejected);
     assert.deepEqual(manifest.duplicates, [t(5, 10)]);
     assert.deepEqual(manifest.outOfOrder, [t(6, 7)]);
     assert.ok(manifest.gaps.some((g) => g.from === t(4, 0) && g.bars === 6));
+  });
+
+  it('a fresh fetch replaces stored bars that differ from the exchange, counted as changed', async () => {
+    const s = series('BTC/USDT');
+    await wipe(s);
+    const from = Date.UTC(2020, 1, 1);
+    const to = Date.UTC(2020, 1, 3);
+    const source = await inWindow(s.symbol, from, to);
+    const wrongTs = [source[5]!.ts, source[17]!.ts, source[30]!.ts];
+    const wrong = source.map((r) => (wrongTs.includes(r.ts) ? { ...r, volume: r.volume * 2 } : r));
+    const dir = await mkdtemp(join(tmpdir(), 'volcast-ingest-'));
+    const file = join(dir, 'BINANCE_BTCUSDT_1h.csv.gz');
+    await writeFile(file, gzipSync(`ts,open,high,low,close,volume\n${wrong.map((r) => [r.ts, r.open, r.high, r.low, r.close, r.volume].join(',')).join('\n')}\n`));
+    await importCandleFile(store, file, s);
+    await rm(dir, { recursive: true, force: true });
+    const r = await ingestResult({ symbol: s.symbol, timeframe: '1h', since: from, until: to }, 'changed');
+    assert.deepEqual(r.changed, wrongTs);
+    assert.deepEqual(ohlcv(await readSeries(store, s)), ohlcv(source));
+    assert.deepEqual((await readManifest(store, s)).manifest.changed, wrongTs);
   });
 
   for (const fault of [

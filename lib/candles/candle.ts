@@ -11,10 +11,14 @@ export type RawCandle = { [K in keyof Candle]?: unknown };
 
 
 export interface ValidatedBatch {
-  /** Valid rows, ts-sorted, unique ts (duplicates keep the latest fetch: the later row in source order). */
+  /**
+   * Valid rows, ts-sorted, unique ts. A ts that came more than once with identical values is kept
+   * once; with different values no copy is kept (rejected as 'conflicting duplicate': source order
+   * does not tell which one is right).
+   */
   rows: Candle[];
   rejected: RejectedRow[];
-  /** Open times that came more than once in this batch. */
+  /** Open times that came more than once (as valid rows) in this batch, identical or not. */
   duplicates: number[];
   /** Open times that came after a later one in source order. */
   outOfOrder: number[];
@@ -46,10 +50,16 @@ export function checkCandle(c: Candle, barMs: number): RejectReason | null {
   return null;
 }
 
-/** Validates rows in source order: rejects invalid ones, records duplicates and out-of-order rows. */
+const sameCandle = (a: Candle, b: Candle) =>
+  a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close && a.volume === b.volume && a.quote_volume === b.quote_volume && a.trades === b.trades;
+
+/**
+ * Validates rows in source order: rejects invalid ones, records duplicates and out-of-order rows;
+ * rejects every copy of a ts whose valid copies differ (one rejected row holding all copies).
+ */
 export function validateCandles(raw: Iterable<RawCandle>, timeframe: string): ValidatedBatch {
   const barMs = barMsOf(timeframe);
-  const byTs = new Map<number, Candle>();
+  const byTs = new Map<number, { candles: Candle[]; raw: RawCandle[] }>();
   const rejected: RejectedRow[] = [];
   const duplicates = new Set<number>();
   const outOfOrder = new Set<number>();
@@ -70,12 +80,23 @@ export function validateCandles(raw: Iterable<RawCandle>, timeframe: string): Va
       rejected.push({ ts: Number.isFinite(c.ts) ? c.ts : null, reason, raw: JSON.stringify(r) });
       continue;
     }
-    if (byTs.has(c.ts)) duplicates.add(c.ts);
-    else if (c.ts < maxSeen) outOfOrder.add(c.ts);
+    const seen = byTs.get(c.ts);
+    if (seen) {
+      duplicates.add(c.ts);
+      seen.candles.push(c);
+      seen.raw.push(r);
+    } else {
+      if (c.ts < maxSeen) outOfOrder.add(c.ts);
+      byTs.set(c.ts, { candles: [c], raw: [r] });
+    }
     maxSeen = Math.max(maxSeen, c.ts);
-    byTs.set(c.ts, c); // the later row in source order wins
   }
-  const rows = [...byTs.values()].sort((a, b) => a.ts - b.ts);
+  const rows: Candle[] = [];
+  for (const [ts, { candles, raw: copies }] of byTs) {
+    if (candles.every((c) => sameCandle(c, candles[0]!))) rows.push(candles[0]!);
+    else rejected.push({ ts, reason: 'conflicting duplicate', raw: JSON.stringify(copies) });
+  }
+  rows.sort((a, b) => a.ts - b.ts);
   const sortNum = (s: Set<number>) => [...s].sort((a, b) => a - b);
   return { rows, rejected, duplicates: sortNum(duplicates), outOfOrder: sortNum(outOfOrder) };
 }

@@ -5,6 +5,10 @@
  *   buy quote, ignore; zipped or plain; open times in ms or µs (newer archives), told by magnitude.
  * - The normalized files of ../shared/data/candles: gzip CSV with header
  *   ts,open,high,low,close,volume[,quote_volume,trades].
+ *
+ * An import never changes a stored bar silently: a row that differs from the stored bar is refused
+ * (the stored bar kept) unless `replace` is asked for, and a file whose prices do not fit the stored
+ * series at all (another instrument) is refused as a whole. Every error names the file.
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -12,6 +16,7 @@ import { gunzipSync } from 'node:zlib';
 import { unzipSync } from 'fflate';
 import { validateCandles, type RawCandle } from './candle';
 import { mergeIntoLake, type MergeResult } from './lake';
+import { CandleInputError } from '../platform/errors';
 import type { Series } from '../platform/layout';
 import type { ArtifactStore } from '../platform/store';
 
@@ -25,21 +30,45 @@ function toMs(raw: string): number {
   return Number.isFinite(n) && Math.abs(n) >= MICROS_THRESHOLD ? Math.floor(n / 1000) : n;
 }
 
-/** The text of a file: unzipped (first .csv entry), gunzipped or as is. */
+/** The text of a file: unzipped (every .csv entry), gunzipped or as is. A file that cannot be read is a CandleInputError naming it. */
 export async function readCandleText(path: string): Promise<string> {
-  const buf = await readFile(path);
-  if (buf[0] === 0x50 && buf[1] === 0x4b) {
-    const entries = unzipSync(new Uint8Array(buf), { filter: (f) => f.name.toLowerCase().endsWith('.csv') });
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch (err) {
+    throw new CandleInputError(`${path}: cannot read the file (${(err as Error).message})`);
+  }
+  const name = basename(path).toLowerCase();
+  const isZip = buf[0] === 0x50 && buf[1] === 0x4b;
+  const isGzip = buf[0] === 0x1f && buf[1] === 0x8b;
+  if (isZip) {
+    let entries: Record<string, Uint8Array>;
+    try {
+      entries = unzipSync(new Uint8Array(buf), { filter: (f) => f.name.toLowerCase().endsWith('.csv') });
+    } catch (err) {
+      throw new CandleInputError(`${path}: not a readable zip archive (${(err as Error).message}); is it truncated or damaged?`);
+    }
     const names = Object.keys(entries).sort();
-    if (names.length === 0) throw new Error(`${path}: zip archive holds no .csv file`);
+    if (names.length === 0) throw new CandleInputError(`${path}: zip archive holds no .csv file`);
     return names.map((n) => Buffer.from(entries[n]!).toString('utf8')).join('\n');
   }
-  if (buf[0] === 0x1f && buf[1] === 0x8b) return gunzipSync(buf).toString('utf8');
+  if (isGzip) {
+    try {
+      return gunzipSync(buf).toString('utf8');
+    } catch (err) {
+      throw new CandleInputError(`${path}: not a readable gzip file (${(err as Error).message}); is it truncated or damaged?`);
+    }
+  }
+  if (buf.length > 0 && name.endsWith('.zip')) throw new CandleInputError(`${path}: named .zip but is not a zip archive`);
+  if (buf.length > 0 && name.endsWith('.gz')) throw new CandleInputError(`${path}: named .gz but is not a gzip file`);
   return buf.toString('utf8');
 }
 
-/** Rows of a candle file as raw candles, in file order. A header line, when present, names the columns. */
-export function parseCandleText(text: string): { format: CandleFileFormat; rows: RawCandle[] } {
+/**
+ * Rows of a candle file as raw candles, in file order. A header line, when present, names the
+ * columns; `source` (the file) is named in errors.
+ */
+export function parseCandleText(text: string, source = 'candle file'): { format: CandleFileFormat; rows: RawCandle[] } {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   if (lines.length === 0) return { format: 'binance-archive', rows: [] };
   const first = lines[0]!.split(',');
@@ -48,7 +77,7 @@ export function parseCandleText(text: string): { format: CandleFileFormat; rows:
     const cols = first.map((c) => c.trim());
     const idx = (name: string) => cols.indexOf(name);
     for (const need of ['ts', 'open', 'high', 'low', 'close', 'volume']) {
-      if (idx(need) < 0) throw new Error(`candle file header lacks column ${need}: ${lines[0]}`);
+      if (idx(need) < 0) throw new CandleInputError(`${source}: the header lacks column ${need} (want ts,open,high,low,close,volume[,quote_volume,trades], or no header for a Binance archive): ${lines[0]!.slice(0, 200)}`);
     }
     const [t, o, h, l, c, v, q, n] = ['ts', 'open', 'high', 'low', 'close', 'volume', 'quote_volume', 'trades'].map(idx) as number[];
     const rows = lines.slice(1).map((line) => {
@@ -81,21 +110,44 @@ export interface ImportResult {
   format: CandleFileFormat;
   sourceRows: number;
   validRows: number;
+  /** Rows rejected per reason, 'conflicting duplicate' included (one per open time). */
   rejected: Record<string, number>;
+  /** Open times that came more than once in the file (identical or conflicting). */
   duplicates: number;
+  /** Open times that came more than once with different values: rejected, no copy taken. */
+  conflicts: number;
   outOfOrder: number;
+  /** Stored bars this import replaced with different values (only with `replace`). */
+  changed: number;
+  /** Rows refused because they differ from the stored bar (without `replace`; the stored bar kept). */
+  refused: number;
+  /** The file held no rows: nothing was written, no source added. */
+  empty: boolean;
   storedRows: number;
   objectsWritten: number;
   merge: MergeResult;
 }
 
-/** Validates one file and merges it into the lake (idempotent: importing it again writes nothing). */
-export async function importCandleFile(store: ArtifactStore, path: string, series?: Series): Promise<ImportResult> {
+export interface ImportOptions {
+  /** Let rows that differ from the stored bars replace them (volcast data import --replace); default: refuse them. */
+  replace?: boolean;
+}
+
+/**
+ * Validates one file and merges it into the lake (idempotent: importing it again writes nothing).
+ * Refuses (CandleInputError naming the file, nothing written) a file that cannot be read or whose
+ * prices are implausible for the stored series.
+ */
+export async function importCandleFile(store: ArtifactStore, path: string, series?: Series, opts: ImportOptions = {}): Promise<ImportResult> {
   const s = series ?? seriesFromFileName(path);
-  if (!s) throw new Error(`cannot tell the series from the file name ${basename(path)}; name it like BTCUSDT-1h-2024-01.zip or pass the symbol`);
-  const { format, rows } = parseCandleText(await readCandleText(path));
+  if (!s) throw new CandleInputError(`cannot tell the series from the file name ${basename(path)}; name it like BTCUSDT-1h-2024-01.zip or pass the symbol`);
+  const { format, rows } = parseCandleText(await readCandleText(path), path);
   const batch = validateCandles(rows, s.timeframe);
-  const merge = await mergeIntoLake(store, s, batch, { source: format === 'binance-archive' ? `archive:${s.exchange}` : 'csv:normalized' });
+  const merge = await mergeIntoLake(store, s, batch, {
+    source: format === 'binance-archive' ? `archive:${s.exchange}` : 'csv:normalized',
+    differing: opts.replace ? 'replace' : 'keep',
+    plausibility: { what: path },
+  });
   const rejected: Record<string, number> = {};
   for (const r of batch.rejected) rejected[r.reason] = (rejected[r.reason] ?? 0) + 1;
   return {
@@ -106,7 +158,11 @@ export async function importCandleFile(store: ArtifactStore, path: string, serie
     validRows: batch.rows.length,
     rejected,
     duplicates: batch.duplicates.length,
+    conflicts: rejected['conflicting duplicate'] ?? 0,
     outOfOrder: batch.outOfOrder.length,
+    changed: merge.changed.length,
+    refused: merge.refused.length,
+    empty: rows.length === 0,
     storedRows: merge.manifest.rows,
     objectsWritten: merge.objectsWritten,
     merge,

@@ -96,6 +96,21 @@ export class FeatureMismatchError extends PermanentError {}
 /** A manual registry action that is not allowed (a card of another series, no parity, …). */
 export class RegistryError extends PermanentError {}
 
+/**
+ * A read-modify-write (manifest, predictions file, champion record) that kept losing its conditional
+ * put to concurrent writers beyond the bounded retry. Not permanent: a later attempt re-reads and
+ * re-merges, so the retry policy retries it with backoff. Nothing of the losing attempt is visible.
+ */
+export class WriteConflictError extends Error {
+  constructor(
+    readonly target: string,
+    readonly attempts: number,
+  ) {
+    super(`${target} changed under ${attempts} attempts in a row (concurrent writers); nothing was committed, run it again`);
+    this.name = 'WriteConflictError';
+  }
+}
+
 /** Types that retrying cannot mend: the retry policy's nonRetryableErrorTypes. */
 export const NON_RETRYABLE_ERROR_TYPES = [
   'ConfigError', 'LayoutError', 'IntegrityError', 'MissingObjectError', 'CorruptDocumentError', 'UnknownSymbolError',

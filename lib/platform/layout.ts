@@ -41,6 +41,11 @@ function monthSegment(month: string): string {
   return month;
 }
 
+function sha256Segment(sha256: string): string {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new LayoutError(`invalid sha256 ${JSON.stringify(sha256)}: expected 64 lowercase hex digits`);
+  return sha256;
+}
+
 export type { Series };
 
 function seriesSegments(s: Series): [string, string][] {
@@ -53,8 +58,15 @@ function seriesSegments(s: Series): [string, string][] {
 
 export const layout = {
   candlesPrefix: (s: Series) => `${objectKey(['root', 'candles'], ...seriesSegments(s))}/`,
+  /** The fixed monthly key of version-1 lakes (mutable; still read where an old manifest names it). */
   candles: (s: Series, month: string) =>
     objectKey(['root', 'candles'], ...seriesSegments(s), ['month', `${monthSegment(month)}.parquet`]),
+  /**
+   * A candle partition: immutable and content-addressed (docs/lake.md). A merge writes a new object
+   * for a changed month; the manifest names the one that counts.
+   */
+  candlesPartition: (s: Series, month: string, sha256: string) =>
+    objectKey(['root', 'candles'], ...seriesSegments(s), ['month', monthSegment(month)], ['file', `${sha256Segment(sha256)}.parquet`]),
   candlesManifest: (s: Series) => objectKey(['root', 'candles'], ...seriesSegments(s), ['file', '_manifest.json']),
   /** Acknowledged data-quality flags of a series (volcast data ack). */
   candlesAcks: (s: Series) => objectKey(['root', 'candles'], ...seriesSegments(s), ['file', '_acks.json']),

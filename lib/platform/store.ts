@@ -3,19 +3,46 @@
  * Reads verify the sha256 and are cached locally by content hash, so a worker on any machine
  * downloads each object once. Large objects stream from and to disk.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'minio';
 import { requireCredentials, type VolcastConfig } from './config';
-import { IntegrityError, MissingObjectError } from './errors';
+import { IntegrityError, MissingObjectError, WriteConflictError } from './errors';
 import type { ObjectRef } from '../../contracts/activities';
 
-export { IntegrityError, MissingObjectError };
+export { IntegrityError, MissingObjectError, WriteConflictError };
 
 export type { ObjectRef };
+
+/** What a key holds now, read in one GET: the bytes, their reference and the ETag a conditional put names. */
+export interface CurrentObject {
+  ref: ObjectRef;
+  data: Buffer;
+  etag: string;
+}
+
+/** The precondition of a conditional put: replace exactly the version read (If-Match), or create only (If-None-Match: *). */
+export type PutCondition = { ifMatch: string } | { ifNoneMatch: '*' };
+
+/** Condition that a put replaces `current` (or creates the key when nothing was there). */
+export function conditionOn(current: { etag: string } | null): PutCondition {
+  return current ? { ifMatch: current.etag } : { ifNoneMatch: '*' };
+}
+
+/** An S3 answer saying a precondition did not hold: 412, S3's 409 for a concurrent conditional write, or the key gone under If-Match. */
+function isConflict(err: unknown, cond: PutCondition): boolean {
+  const e = err as { code?: string; statusCode?: number };
+  if (e.code === 'PreconditionFailed' || e.code === 'ConditionalRequestConflict' || e.statusCode === 412) return true;
+  return 'ifMatch' in cond && isNotFound(err);
+}
+
+const unquote = (etag: string) => etag.replace(/^"|"$/g, '');
+
+/** The most bytes a conditional put sends: minio-js's default part size, below which a put is a single PUT. */
+const CONDITIONAL_PUT_MAX = 64 * 1024 * 1024;
 
 
 export function sha256Of(data: Buffer | string): string {
@@ -31,6 +58,12 @@ export async function sha256OfFile(path: string): Promise<string> {
 function isNotFound(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   return code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchBucket';
+}
+
+/** Jittered, growing pause before a writer that lost a conditional put re-reads (10 ms … ~1 s). */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.min(1000, 10 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random());
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 export class ArtifactStore {
@@ -80,6 +113,58 @@ export class ArtifactStore {
     return this.putBuffer(key, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
   }
 
+  /**
+   * A conditional put (one PUT request, so the condition and the write are one atomic step in S3):
+   * `{ ifMatch: etag }` replaces exactly the version read, `{ ifNoneMatch: '*' }` creates the key only
+   * if nothing is there. Returns null when the condition did not hold (another writer got there
+   * first): the caller re-reads and decides again. Nothing is written then.
+   */
+  async putBufferIf(key: string, data: Buffer | string, cond: PutCondition, contentType = 'application/octet-stream'): Promise<{ ref: ObjectRef; etag: string } | null> {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    // minio-js sends up to one part size (64 MiB by default) as one PUT, which carries the
+    // precondition; a multipart upload would not. Every conditional object here is far smaller.
+    if (buf.length > CONDITIONAL_PUT_MAX) throw new Error(`conditional put of ${key}: ${buf.length} bytes is more than one PUT carries (${CONDITIONAL_PUT_MAX})`);
+    const sha256 = sha256Of(buf);
+    const headers: Record<string, string> = { 'Content-Type': contentType, 'x-amz-meta-sha256': sha256 };
+    if ('ifMatch' in cond) headers['If-Match'] = cond.ifMatch;
+    else headers['If-None-Match'] = '*';
+    let etag: string;
+    try {
+      ({ etag } = await this.client.putObject(this.bucket, key, buf, buf.length, headers));
+    } catch (err) {
+      if (isConflict(err, cond)) return null;
+      throw err;
+    }
+    await this.remember(sha256, buf);
+    return { ref: { bucket: this.bucket, key, sha256, size: buf.length }, etag: unquote(etag) };
+  }
+
+  /**
+   * Read-modify-write of one object, safe with any number of concurrent writers: reads the current
+   * version, lets `change` compute the new bytes from it (null: nothing to write), and puts them only
+   * if the object is still the version read; when another writer got there first it re-reads and
+   * calls `change` again, up to `attempts` times (jittered backoff), then throws WriteConflictError
+   * (retryable). `change` must derive everything from what it is given: it may run several times.
+   */
+  async updateObject<T>(
+    key: string,
+    change: (current: CurrentObject | null, attempt: number) => Promise<{ body: Buffer | string | null; contentType?: string; result: T }>,
+    opts: { attempts?: number } = {},
+  ): Promise<{ result: T; ref: ObjectRef | null; written: boolean; attempts: number }> {
+    const attempts = opts.attempts ?? 12;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const current = await this.readLatest(key);
+      const { body, contentType, result } = await change(current, attempt);
+      if (body === null) return { result, ref: current?.ref ?? null, written: false, attempts: attempt };
+      const buf = typeof body === 'string' ? Buffer.from(body) : body;
+      if (current && current.ref.sha256 === sha256Of(buf)) return { result, ref: current.ref, written: false, attempts: attempt };
+      const put = await this.putBufferIf(key, buf, conditionOn(current), contentType ?? 'application/octet-stream');
+      if (put) return { result, ref: put.ref, written: true, attempts: attempt };
+      await backoff(attempt);
+    }
+    throw new WriteConflictError(`s3://${this.bucket}/${key}`, attempts);
+  }
+
   /** Streams a local file up; hashes it first so the reference is known before the upload. */
   async putFile(key: string, path: string, contentType = 'application/octet-stream'): Promise<ObjectRef> {
     const sha256 = await sha256OfFile(path);
@@ -105,7 +190,7 @@ export class ArtifactStore {
   private async remember(sha256: string, buf: Buffer): Promise<void> {
     const path = this.cachePath(sha256);
     await mkdir(join(path, '..'), { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
+    const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`; // unique: concurrent writers of one hash in one process
     await writeFile(tmp, buf);
     await rename(tmp, path);
   }
@@ -123,7 +208,7 @@ export class ArtifactStore {
       /* not cached */
     }
     await mkdir(join(path, '..'), { recursive: true });
-    const tmp = `${path}.${process.pid}.${Date.now()}.download`;
+    const tmp = `${path}.${process.pid}.${randomUUID()}.download`;
     try {
       const stream = await this.client.getObject(ref.bucket, ref.key);
       await pipeline(stream, createWriteStream(tmp));
@@ -149,11 +234,17 @@ export class ArtifactStore {
     return JSON.parse((await this.getBuffer(ref)).toString('utf8')) as T;
   }
 
-  /** Reads whatever is stored under key now (no reference yet, e.g. a manifest); null if absent. */
-  async readLatest(key: string): Promise<{ ref: ObjectRef; data: Buffer } | null> {
+  /**
+   * Reads whatever is stored under key now (no reference yet, e.g. a manifest); null if absent. One
+   * GET: bytes, sha256 and ETag are of the same version even while others write. Bytes that do not
+   * match the sha256 they were written with fail with IntegrityError.
+   */
+  async readLatest(key: string): Promise<CurrentObject | null> {
     let data: Buffer;
+    let headers: Record<string, string | string[] | undefined>;
     try {
       const stream = await this.client.getObject(this.bucket, key);
+      headers = (stream as unknown as { headers?: Record<string, string | string[] | undefined> }).headers ?? {};
       const chunks: Buffer[] = [];
       for await (const chunk of stream) chunks.push(chunk as Buffer);
       data = Buffer.concat(chunks);
@@ -161,7 +252,23 @@ export class ArtifactStore {
       if (isNotFound(err)) return null;
       throw err;
     }
-    return { ref: { bucket: this.bucket, key, sha256: sha256Of(data), size: data.length }, data };
+    const ref = { bucket: this.bucket, key, sha256: sha256Of(data), size: data.length };
+    const written = headers['x-amz-meta-sha256'];
+    if (typeof written === 'string' && written !== ref.sha256) throw new IntegrityError({ ...ref, sha256: written }, ref.sha256);
+    const etag = headers['etag'];
+    return { ref, data, etag: typeof etag === 'string' ? unquote(etag) : '' };
+  }
+
+  /** The current version of `key` as a local, verified file (cached by hash), with its ETag; null if absent. */
+  async readLatestFile(key: string): Promise<{ ref: ObjectRef; path: string; etag: string } | null> {
+    const got = await this.readLatest(key);
+    return got ? { ref: got.ref, path: await this.fileOf(got), etag: got.etag } : null;
+  }
+
+  /** A local file holding the bytes of an object read with readLatest (cached by hash). */
+  async fileOf(current: CurrentObject): Promise<string> {
+    await this.remember(current.ref.sha256, current.data);
+    return this.cachePath(current.ref.sha256);
   }
 
   async list(prefix: string): Promise<{ key: string; size: number }[]> {

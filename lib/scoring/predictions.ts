@@ -3,8 +3,11 @@
  * (predictions/{exchange}/{SYMBOL}/{timeframe}/{target}/{YYYY-MM}.parquet). One row per
  * (bar, model): scoring the same bar with the same champion again replaces the row with identical
  * values, so a retried or re-run score writes no duplicate and, when nothing changed, no object.
+ * Concurrent writers of one month (two scoring runs, a retry racing its first attempt) both keep
+ * their rows: the file is read in one GET and put with If-Match on the version read; a writer that
+ * loses re-reads and re-applies its upsert (lib/platform/store.ts updateObject).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { queryRows, sqlString, withDuck } from '../platform/duckdb';
@@ -37,13 +40,14 @@ function normalize(r: Record<string, unknown>): PredictionRecord {
   return out as unknown as PredictionRecord;
 }
 
+async function recordsIn(file: string): Promise<PredictionRecord[]> {
+  return withDuck(async (db) => (await queryRows(db, `SELECT * FROM read_parquet(${sqlString(file)}) ORDER BY barTs, modelId`)).map(normalize));
+}
+
+/** The month's records as stored now (one GET of the current version: never a mix of two writers' files). */
 export async function readPredictions(store: ArtifactStore, series: Series, target: string, month: string): Promise<PredictionRecord[]> {
-  const ref = await store.head(layout.predictions(series, target, month));
-  if (!ref) return [];
-  const file = await store.getFile(ref);
-  return withDuck(async (db) =>
-    (await queryRows(db, `SELECT * FROM read_parquet(${sqlString(file)}) ORDER BY barTs, modelId`)).map(normalize),
-  );
+  const got = await store.readLatestFile(layout.predictions(series, target, month));
+  return got ? recordsIn(got.path) : [];
 }
 
 /** Upserts the records (same series, target and month) and writes the file only if it changed. */
@@ -58,39 +62,39 @@ export async function appendPredictions(store: ArtifactStore, records: Predictio
     }
   }
   symbolSegment(first.symbol); // validates
-  const existing = await readPredictions(store, series, first.target, month);
-  const byKey = new Map(existing.map((r) => [`${r.barTs}|${r.modelId}`, r]));
-  let changed = false;
-  for (const r of records) {
-    const key = `${r.barTs}|${r.modelId}`;
-    const before = byKey.get(key);
-    if (!before || JSON.stringify(normalize(before as never)) !== JSON.stringify(normalize(r as never))) changed = true;
-    byKey.set(key, r);
-  }
   const key = layout.predictions(series, first.target, month);
-  if (!changed) {
-    const ref = (await store.head(key))!;
-    return { ref, written: false, rows: byKey.size };
-  }
-  const rows = [...byKey.values()].sort((a, b) => a.barTs - b.barTs || a.modelId.localeCompare(b.modelId));
   const dir = await mkdtemp(join(tmpdir(), 'volcast-pred-'));
   try {
-    const file = join(dir, `${month}.parquet`);
-    await withDuck(async (db) => {
-      const cols = COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ');
-      await db.run(`CREATE TABLE p (${cols})`);
-      // Forecast files are small (one row per hour per model): literal inserts keep this simple.
-      for (let i = 0; i < rows.length; i += 500) {
-        const values = rows
-          .slice(i, i + 500)
-          .map((r) => `(${COLUMNS.map(([name, type]) => literal(r[name], type)).join(', ')})`)
-          .join(',\n');
-        await db.run(`INSERT INTO p VALUES ${values}`);
+    const up = await store.updateObject(key, async (current, attempt) => {
+      // The upsert is re-applied to the version read: on a conflict, to the winner's rows.
+      const existing = current ? await recordsIn(await store.fileOf(current)) : [];
+      const byKey = new Map(existing.map((r) => [`${r.barTs}|${r.modelId}`, r]));
+      let changed = false;
+      for (const r of records) {
+        const k = `${r.barTs}|${r.modelId}`;
+        const before = byKey.get(k);
+        if (!before || JSON.stringify(normalize(before as never)) !== JSON.stringify(normalize(r as never))) changed = true;
+        byKey.set(k, r);
       }
-      await db.run(`COPY (SELECT * FROM p ORDER BY barTs, modelId) TO ${sqlString(file)} (FORMAT parquet)`);
+      if (!changed) return { body: null, result: byKey.size };
+      const rows = [...byKey.values()].sort((a, b) => a.barTs - b.barTs || a.modelId.localeCompare(b.modelId));
+      const file = join(dir, `${month}.${attempt}.parquet`);
+      await withDuck(async (db) => {
+        const cols = COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ');
+        await db.run(`CREATE TABLE p (${cols})`);
+        // Forecast files are small (one row per hour per model): literal inserts keep this simple.
+        for (let i = 0; i < rows.length; i += 500) {
+          const values = rows
+            .slice(i, i + 500)
+            .map((r) => `(${COLUMNS.map(([name, type]) => literal(r[name], type)).join(', ')})`)
+            .join(',\n');
+          await db.run(`INSERT INTO p VALUES ${values}`);
+        }
+        await db.run(`COPY (SELECT * FROM p ORDER BY barTs, modelId) TO ${sqlString(file)} (FORMAT parquet)`);
+      });
+      return { body: await readFile(file), contentType: 'application/vnd.apache.parquet', result: rows.length };
     });
-    const ref = await store.putFile(key, file, 'application/vnd.apache.parquet');
-    return { ref, written: true, rows: rows.length };
+    return { ref: up.ref!, written: up.written, rows: up.result };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
