@@ -90,11 +90,12 @@ export const volcastConfig = {
     xgboost: { kind: 'xgboost', params: {} },
     lstm_jump: { kind: 'lstm_jump', params: { window: 24, hidden: 16, epochs: 30, patience: 5, jumpWeight: 2, columns: NEURAL_COLUMNS } },
     bilstm_attn: { kind: 'bilstm_attn', params: { window: 24, hidden: 16, epochs: 30, patience: 5, sigma: true, columns: NEURAL_COLUMNS } },
-    // SPH-Net sized for a 2-core CPU (the trainer's defaults, window 72 / d_model 128 / 8 heads / 4
-    // layers / dropout 0.15, take ~8 s a step there); sph_net_full is the size for a GPU.
+    // SPH-Net sized for a 2-core CPU: window 24 / d_model 16 / 2 heads / 1 layer / 12 epochs fits
+    // 170 days in ~16 s (window 48 / 32 / 4 / 2 / 20 epochs took ~200 s, the trainer's defaults of
+    // 72 / 128 / 8 / 4 far more); sph_net_full is the full size, for a GPU.
     sph_net: {
       kind: 'sph_net',
-      params: { window: 48, dModel: 32, heads: 4, layers: 2, dropout: 0.15, epochs: 20, priceColumns: PRICE_COLUMNS, columns: NEURAL_COLUMNS },
+      params: { window: 24, dModel: 16, heads: 2, layers: 1, dropout: 0.1, epochs: 12, priceColumns: PRICE_COLUMNS, columns: NEURAL_COLUMNS },
     },
     sph_net_full: {
       kind: 'sph_net',

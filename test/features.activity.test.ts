@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { BuildFeaturesInput, BuildFeaturesResult } from '../contracts/activities';
 import type { VolcastConfig } from '../lib/platform/config';
+import { emptyManifest, type CandleManifest } from '../lib/candles/lake';
 import { buildFeatureFiles } from '../lib/features/build';
 import { layout, type Series } from '../lib/platform/layout';
 import { ArtifactStore } from '../lib/platform/store';
@@ -32,12 +33,15 @@ describe('buildFeatures activity (real Temporal + MinIO + cpu worker)', () => {
   async function writeCandles(from: string, to: string) {
     const inputs = await candleInputs(tempDir('act-candles'), SYMBOLS, { from, to });
     for (const input of inputs) {
+      const series = seriesOf(input.series.symbol);
+      const partitions: CandleManifest['partitions'] = {};
       for (const file of input.files) {
         const month = file.split('/').at(-1)!.replace('.parquet', '');
-        await store.putFile(layout.candles(seriesOf(input.series.symbol), month), file);
+        const ref = await store.putFile(layout.candles(series, month), file);
+        partitions[month] = { key: ref.key, sha256: ref.sha256, rows: 0 };
       }
-      // Not data: the builder must skip it.
-      await store.putJson(layout.candlesManifest(seriesOf(input.series.symbol)), { note: 'ingest manifest' });
+      // The lake's commit point: the builder reads the partitions the manifest names, nothing else.
+      await store.putJson(layout.candlesManifest(series), { ...emptyManifest(series), partitions });
     }
     return inputs.map((i) => ({ ...i, series: seriesOf(i.series.symbol) }));
   }
