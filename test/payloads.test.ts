@@ -17,7 +17,8 @@ import { backfill, train } from '../workflows';
 import { testConfig, uid } from './helpers';
 
 const DAY = 86_400_000;
-const SYMBOL = 'DOT/USDT';
+// A symbol no other suite uses: this suite's lake and registry are its own.
+const SYMBOL = 'AVAX/USDT';
 const LIMIT = 256 * 1024;
 
 /** Sizes of every Payloads (a list of payloads sent together) found anywhere in a history. */
@@ -93,7 +94,7 @@ describe('payloads by reference (a 600-fit protocol on the real stack)', () => {
     assert.ok(res.serving && ['bootstrap', 'promote'].includes(res.serving.action), JSON.stringify(res.serving));
 
     const sizes: { path: string; bytes: number }[] = [];
-    for (const id of [workflowId, `${workflowId}/DOT-USDT/target_gk_1h`]) {
+    for (const id of [workflowId, `${workflowId}/AVAX-USDT/target_gk_1h`]) {
       const history = await client.workflow.getHandle(id).fetchHistory();
       history.events?.forEach((e, i) => payloadSizes(e, `${id}#${i}:${e.eventType}`, sizes));
     }

@@ -237,8 +237,7 @@ export function computeMetrics(input: ComputeInput): Omit<MetricsDocument, 'runI
   const verdict = (reference: string | null, withSpa: boolean): GateVerdict | null => {
     if (!challenger || !reference || reference === challenger || !holdLoss.has(reference) || hold.ts.length < 3) return null;
     const set = withSpa ? spaSet(reference) : null;
-    // lazy: the bootstrap is skipped once an earlier check failed (the verdict is the same; its reasons say so).
-    const r = judgeChallenger({ challenger: holdLoss.get(challenger)!, reference: holdLoss.get(reference)!, candidates: set?.length ? set : null, horizonBars: input.horizonBars, lazy: true, ...settings });
+    const r = judgeChallenger({ challenger: holdLoss.get(challenger)!, reference: holdLoss.get(reference)!, candidates: set?.length ? set : null, horizonBars: input.horizonBars, ...settings });
     return { reference, passed: r.passed, relativeImprovement: Number.isFinite(r.relativeImprovement) ? r.relativeImprovement : null, dmPValue: r.dm.robust.hlnPValueOneSided, spaPValue: r.spa?.pConsistent ?? null, reasons: r.reasons };
   };
   const vsIncumbent = incumbentJudged ? verdict(incumbent, true) : null;
