@@ -11,9 +11,8 @@ import { backfillInput, scoreInput, trainInput, withExchangeUrl } from '../lib/o
 import { applySchedules } from '../lib/orchestration/schedules';
 import { connectClient, consoleUrl, webUiUrl } from '../lib/platform/temporal';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
-import type { BackfillProgress } from '../workflows';
+import { runBackfill } from './data';
 import { runScore, runTrain } from './pipeline';
-import { backfill } from '../workflows';
 
 const DAY = 86_400_000;
 
@@ -43,13 +42,7 @@ export async function runDemo(cfgIn: VolcastConfig, opts: DemoOptions = {}): Pro
 
     // 1. Backfill through ccxt (idempotent: a second run writes nothing).
     const from = now - (opts.days ?? 240) * DAY;
-    const bf = await client.workflow.start(backfill, {
-      taskQueue: cfg.taskQueues.cpu,
-      workflowId: `demo-backfill-${stamp}-${Date.now()}`,
-      args: [backfillInput(cfg, { symbols, from, now })],
-    });
-    const progress = await bf.result();
-    for (const s of progress.symbols) console.log(`  backfill ${s.symbol}: ${s.status}, ${s.fetchedRows} candles fetched, ${s.storedRows} stored`);
+    await runBackfill(client, cfg, backfillInput(cfg, { symbols, from, now }), `demo-backfill-${stamp}-${Date.now()}`);
 
     // 2. Train: walk-forward fits of every model, evaluation, promotion.
     const train = trainInput(cfg, { protocol: opts.protocol, symbols, now });
