@@ -5,7 +5,7 @@
  * lines otherwise), and turns a failure into a WorkflowRunError carrying the workflow id and the
  * root cause.
  */
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Workflow } from '@temporalio/common';
 import { catalog } from '../contracts/activities';
@@ -168,6 +168,8 @@ export async function runWorkflow<W extends Workflow>(client: Client, cfg: Volca
     done = await result;
   }
   if (done.ok) return done.r;
+  // The client's own trouble (Temporal went away while it waited) is not the run's failure.
+  if (!(done.e instanceof WorkflowFailedError)) throw done.e;
   const partial = spec.onFailure ? spec.onFailure(done.e) : false;
   throw workflowRunError(done.e, spec.type, spec.workflowId, partial);
 }

@@ -118,14 +118,18 @@ describe('the volcast CLI: exit codes, failure causes, partial results, worker c
   });
 
   it('with no worker polling volcast-cpu, score and backfill say which worker to start instead of waiting', async () => {
-    const score = await cli(['score', '--no-ingest']);
-    assert.equal(score.status, 4, show(score));
-    assert.match(score.stderr, /no worker is polling volcast-cpu/);
-    assert.match(score.stderr, /start `volcast worker cpu`/);
-    const bf = await cli(['data', 'backfill', '--symbols', SYMBOL, '--from', '2024-01-01']);
-    assert.equal(bf.status, 4, show(bf));
-    assert.match(bf.stderr, /start `volcast worker cpu`/);
-    workers.push(await startWorker(cfg, 'cpu', { env: workerEnv }));
+    try {
+      const score = await cli(['score', '--no-ingest']);
+      assert.equal(score.status, 4, show(score));
+      assert.match(score.stderr, /no worker is polling volcast-cpu/);
+      assert.match(score.stderr, /start `volcast worker cpu`/);
+      const bf = await cli(['data', 'backfill', '--symbols', SYMBOL, '--from', '2024-01-01']);
+      assert.equal(bf.status, 4, show(bf));
+      assert.match(bf.stderr, /start `volcast worker cpu`/);
+    } finally {
+      // The tests after this one run with the cpu worker.
+      workers.push(await startWorker(cfg, 'cpu', { env: workerEnv }));
+    }
   });
 
   it('train without a trainer names `volcast worker train` for the model kinds it needs', async () => {
@@ -206,7 +210,11 @@ describe('the volcast CLI: exit codes, failure causes, partial results, worker c
       let stdout = '';
       child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
       child.stderr.on('data', (b: Buffer) => (stdout += b.toString()));
-      child.once('exit', (status) => resolve({ status, stdout }));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+      child.once('exit', (status) => {
+        clearTimeout(timer);
+        resolve({ status, stdout });
+      });
     });
     assert.equal(r.status, 0, r.stdout);
     assert.match(r.stdout, /\r\x1b\[2Kbackfill: [01]\/1 symbols done, [01] running · DOT\/USDT \d+\/1[45] months/);
