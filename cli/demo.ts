@@ -35,7 +35,8 @@ export async function runDemo(cfgIn: VolcastConfig, opts: DemoOptions = {}): Pro
   try {
     console.log('starting workers: cpu, train --gpu-on-cpu …');
     workers.push(await startWorker(cfg, 'cpu', { env: exchangeEnv }));
-    workers.push(await startWorker(cfg, 'train', { gpuOnCpu: true, env: exchangeEnv }));
+    // Under its launcher: a trainer that dies mid-run is restarted and its fits retried.
+    workers.push(await startWorker(cfg, 'train', { gpuOnCpu: true, env: exchangeEnv, supervised: true }));
     const client = await connectClient(cfg);
     const stamp = new Date(replay.now()).toISOString().slice(0, 13).replace(/[-T:]/g, '');
     const now = replay.now();
