@@ -16,7 +16,7 @@ import {
 import { CommanderError } from 'commander';
 import type { VolcastConfig } from '../lib/platform/config';
 import { ConfigError, NoWorkerError, ServiceUnavailableError, UsageError, WorkflowRunError } from '../lib/platform/errors';
-import { temporalHint } from '../lib/platform/temporal';
+import { temporalHint, webUiUrl } from '../lib/platform/temporal';
 
 /** The exit codes of every volcast command (`volcast --help`, docs/troubleshooting.md). */
 export const EXIT = {
@@ -168,7 +168,7 @@ export function reportError(err: unknown, cfg: VolcastConfig | null, write: (s: 
     return EXIT.usage;
   }
   if (err instanceof WorkflowRunError) {
-    const webUi = cfg ? `${cfg.temporal.address.replace(/:\d+$/, '').replace(/^/, 'http://')}:${cfg.temporal.uiPort}/namespaces/${cfg.temporal.namespace}/workflows/${encodeURIComponent(err.workflowId)}` : null;
+    const webUi = cfg ? `${webUiUrl(cfg)}/${encodeURIComponent(err.workflowId)}` : null;
     const lines = [`volcast: ${err.partial ? 'partly failed' : 'failed'}: ${err.workflowType} workflow ${err.workflowId}`, `  cause: ${err.rootCause}`];
     // The chain above the root, when it says more than the root (which child, which activity).
     const above = err.chain.slice(0, -1);

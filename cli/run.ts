@@ -26,10 +26,10 @@ export interface QueueNeed {
   needs: string;
 }
 
-const WORKER_COMMAND: Record<QueueRole, string> = {
-  cpu: 'volcast worker cpu',
-  trainCpu: 'volcast worker train',
-  gpu: 'volcast worker train --gpu-on-cpu` (or `volcast worker train` on a machine with CUDA)',
+const WORKER_COMMAND: Record<QueueRole, { command: string; note?: string }> = {
+  cpu: { command: 'volcast worker cpu' },
+  trainCpu: { command: 'volcast worker train' },
+  gpu: { command: 'volcast worker train', note: 'on a machine with CUDA, or `volcast worker train --gpu-on-cpu` to fit the neural models on CPU' },
 };
 
 /** The queues a train run needs: volcast-cpu, and the trainer queue of each of its models' kinds. */
@@ -57,7 +57,7 @@ export async function requireWorkers(client: Client, cfg: VolcastConfig, needs: 
     const queue = cfg.taskQueues[n.role];
     // The cpu worker runs the workflows: its workflow pollers are the ones a run needs first.
     const pollers = await pollersOf(client, queue, n.role === 'cpu' ? 'workflow' : 'activity');
-    if (!pollers.length) missing.push({ queue, needs: n.needs, command: WORKER_COMMAND[n.role] });
+    if (!pollers.length) missing.push({ queue, needs: n.needs, ...WORKER_COMMAND[n.role] });
   }
   if (missing.length) throw new NoWorkerError(missing);
 }

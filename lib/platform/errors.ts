@@ -121,10 +121,10 @@ export class ServiceUnavailableError extends Error {
 
 /** No worker polls a task queue a run needs; `missing` says which and the command that starts one. */
 export class NoWorkerError extends Error {
-  constructor(readonly missing: { queue: string; needs: string; command: string }[]) {
+  constructor(readonly missing: { queue: string; needs: string; command: string; note?: string }[]) {
     super(
       `no worker is polling ${missing.map((m) => m.queue).join(', ')}; the run would wait until one does:\n` +
-        missing.map((m) => `  - ${m.queue} (${m.needs}): start \`${m.command}\``).join('\n'),
+        missing.map((m) => `  - ${m.queue} (${m.needs}): start \`${m.command}\`${m.note ? ` ${m.note}` : ''}`).join('\n'),
     );
     this.name = new.target.name;
   }
