@@ -1,5 +1,10 @@
 /** `volcast data …`: backfill (a workflow on the cluster), import files, lake status, the replay exchange. */
+import { ApplicationFailure, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
+import type { BackfillInput } from '../contracts/types';
+import { UsageError } from '../lib/platform/errors';
+import { rootFailure } from './errors';
+import { backfillProgress, CPU_NEEDS, requireWorkers, runWorkflow } from './run';
 import { isoTs } from '../lib/candles/candle';
 import { importCandleFile, seriesFromFileName } from '../lib/candles/import';
 import { readManifest } from '../lib/candles/lake';
@@ -13,12 +18,12 @@ import { backfillInput, defaultExchange, seriesOf } from '../lib/orchestration/i
 import { ackFlags, qualityFlags } from '../lib/candles/quality';
 import { layout } from '../lib/platform/layout';
 import { CandleInputError } from '../lib/platform/errors';
-import { backfill, progressQuery } from '../workflows';
+import { backfill } from '../workflows';
 
 function parseDate(what: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const t = /^\d+$/.test(value) ? Number(value) : Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value);
-  if (!Number.isFinite(t)) throw new Error(`--${what}: not a date (YYYY-MM-DD, ISO time or ms): ${value}`);
+  if (!Number.isFinite(t)) throw new UsageError(`--${what}: not a date (YYYY-MM-DD, ISO time or ms): ${value}`);
   return t;
 }
 
@@ -37,7 +42,46 @@ function printProgress(p: BackfillProgress): void {
   }
 }
 
-async function backfillCommand(cfg: VolcastConfig, opts: { symbols?: string; timeframe?: string; from: string; to?: string; now?: string; refetch?: boolean; wait: boolean }): Promise<void> {
+/** The backfill's progress in a BackfillFailedError's details (what each symbol did), if any. */
+export function backfillResultOf(err: unknown): BackfillProgress | null {
+  const root = rootFailure(err);
+  if (!(root instanceof ApplicationFailure) || root.type !== 'BackfillFailedError') return null;
+  const p = root.details?.[0] as BackfillProgress | undefined;
+  return p && Array.isArray(p.symbols) ? p : null;
+}
+
+/** Runs a backfill showing its progress (months done per symbol); prints each symbol's outcome. */
+export async function runBackfill(client: Client, cfg: VolcastConfig, input: BackfillInput, workflowId: string, opts: { workerCheck?: boolean; wait?: boolean } = {}): Promise<BackfillProgress | null> {
+  console.log(`backfill ${workflowId}: ${input.symbols.length} symbols, ${input.timeframe}, from ${isoTs(input.from)}, concurrency ${input.concurrency}`);
+  if (opts.wait === false) {
+    if (opts.workerCheck !== false) await requireWorkers(client, cfg, CPU_NEEDS);
+    await client.workflow.start(backfill, { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input] });
+    console.log(`  started; Web UI: ${webUiUrl(cfg)}/${workflowId}`);
+    return null;
+  }
+  const result = await runWorkflow(client, cfg, {
+    type: 'backfill',
+    workflow: backfill,
+    workflowId,
+    args: [input],
+    needs: CPU_NEEDS,
+    workerCheck: opts.workerCheck,
+    onStarted: () => console.log(`  Web UI: ${webUiUrl(cfg)}/${workflowId}`),
+    progress: (handle) => backfillProgress(client, handle, input),
+    onFailure: (err) => {
+      const p = backfillResultOf(err);
+      if (!p) return false;
+      printProgress(p);
+      console.log(progressLine(p));
+      return p.done > 0;
+    },
+  });
+  printProgress(result);
+  console.log(progressLine(result));
+  return result;
+}
+
+async function backfillCommand(cfg: VolcastConfig, opts: { symbols?: string; timeframe?: string; from: string; to?: string; now?: string; refetch?: boolean; wait: boolean; workerCheck: boolean }): Promise<void> {
   const symbols = opts.symbols ? opts.symbols.split(',').map((s) => s.trim()) : cfg.symbols;
   const input = backfillInput(cfg, {
     symbols,
@@ -50,28 +94,7 @@ async function backfillCommand(cfg: VolcastConfig, opts: { symbols?: string; tim
   const client = await connectClient(cfg);
   try {
     const workflowId = `backfill-${input.timeframe}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    const handle = await client.workflow.start(backfill, { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input] });
-    console.log(`backfill ${workflowId}: ${symbols.length} symbols, ${input.timeframe}, from ${isoTs(input.from)}, concurrency ${input.concurrency}\n  Web UI: ${webUiUrl(cfg)}/${workflowId}\n  (needs a worker: volcast worker cpu)`);
-    if (!opts.wait) return;
-    const result = handle.result().then(
-      (r) => ({ ok: true as const, r }),
-      (e: unknown) => ({ ok: false as const, e }),
-    );
-    let done: Awaited<typeof result> | undefined;
-    while (!done) {
-      done = await Promise.race([result, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
-      if (!done) {
-        try {
-          console.log(`  … ${progressLine(await handle.query(progressQuery))}`);
-        } catch {
-          /* not started yet */
-        }
-      }
-    }
-    const final = done.ok ? done.r : await handle.query(progressQuery).catch(() => null);
-    if (final) printProgress(final);
-    if (!done.ok) throw done.e;
-    console.log(progressLine(done.r));
+    await runBackfill(client, cfg, input, workflowId, { workerCheck: opts.workerCheck, wait: opts.wait });
   } finally {
     await client.connection.close();
   }
@@ -155,6 +178,7 @@ export function registerData(program: Command): void {
     .option('--timeframe <tf>', 'timeframe (default: the first configured)')
     .option('--refetch', 're-fetch ranges already covered (idempotent: writes only changes)')
     .option('--no-wait', 'start it and return')
+    .option('--no-worker-check', 'start even if no worker polls volcast-cpu (it waits for one)')
     .action(async (opts) => backfillCommand(loadConfigOrExit(), opts));
   data
     .command('import <files...>')

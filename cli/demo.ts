@@ -13,9 +13,8 @@ import { backfillInput, scoreInput, trainInput, withExchangeUrl } from '../lib/o
 import { applySchedules } from '../lib/orchestration/schedules';
 import { connectClient, consoleUrl, webUiUrl } from '../lib/platform/temporal';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
-import type { BackfillProgress } from '../workflows';
+import { runBackfill } from './data';
 import { runScore, runTrain } from './pipeline';
-import { backfill } from '../workflows';
 
 const DAY = 86_400_000;
 
@@ -38,21 +37,15 @@ export async function runDemo(cfgIn: VolcastConfig, opts: DemoOptions = {}): Pro
   try {
     console.log('starting workers: cpu, train --gpu-on-cpu …');
     workers.push(await startWorker(cfg, 'cpu', { env: exchangeEnv }));
-    workers.push(await startWorker(cfg, 'train', { gpuOnCpu: true, env: exchangeEnv }));
+    // Under its launcher: a trainer that dies mid-run is restarted and its fits retried.
+    workers.push(await startWorker(cfg, 'train', { gpuOnCpu: true, env: exchangeEnv, supervised: true }));
     const client = await connectClient(cfg);
     const stamp = new Date(replay.now()).toISOString().slice(0, 13).replace(/[-T:]/g, '');
     const now = replay.now();
 
     // 1. Backfill through ccxt (idempotent: a second run writes nothing).
     const from = now - (opts.days ?? 300) * DAY;
-    const bf = await client.workflow.start(backfill, {
-      taskQueue: cfg.taskQueues.cpu,
-      workflowId: `demo-backfill-${stamp}-${Date.now()}`,
-      staticSummary: `backfill ${symbols.join(', ')} ${cfg.timeframes[0]}: ${opts.days ?? 240} days of candles through ccxt (replay exchange)`,
-      args: [backfillInput(cfg, { symbols, from, now })],
-    });
-    const progress = await bf.result();
-    for (const s of progress.symbols) console.log(`  backfill ${s.symbol}: ${s.status}, ${s.fetchedRows} candles fetched, ${s.storedRows} stored`);
+    await runBackfill(client, cfg, backfillInput(cfg, { symbols, from, now }), `demo-backfill-${stamp}-${Date.now()}`);
 
     // 2. Train: walk-forward fits of every model, evaluation, promotion.
     const train = trainInput(cfg, { protocol: opts.protocol, symbols, now });

@@ -8,7 +8,7 @@ import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import { layout, type Series } from '../lib/platform/layout';
 import { ArtifactStore } from '../lib/platform/store';
 import { connectClient } from '../lib/platform/temporal';
-import { taskQueues } from '../temporal.config';
+import { CPU_NEEDS, runWorkflow } from './run';
 import { buildFeaturesWorkflow } from '../workflows';
 import { seriesOf } from '../lib/orchestration/inputs';
 
@@ -63,7 +63,7 @@ export function registerFeatures(program: Command): void {
       } else {
         const client = await connectClient(cfg);
         try {
-          result = await client.workflow.execute(buildFeaturesWorkflow, { taskQueue: taskQueues.cpu, workflowId: `features-${randomUUID().slice(0, 8)}`, args: [input] });
+          result = await runWorkflow(client, cfg, { type: 'features', workflow: buildFeaturesWorkflow, workflowId: `features-${randomUUID().slice(0, 8)}`, args: [input], needs: CPU_NEEDS });
         } finally {
           await client.connection.close();
         }

@@ -1,7 +1,9 @@
 /** volcast CLI: `volcast --help`. Every command loads and validates the config before anything else. */
 import { Command } from 'commander';
+import { loadConfig, type VolcastConfig } from '../lib/platform/config';
 import { registerData } from './data';
 import { registerDev } from './dev';
+import { EXIT_CODES_HELP, reportError } from './errors';
 import { registerModels } from './models';
 import { registerPipeline } from './pipeline';
 import { registerPredictions } from './predictions';
@@ -13,7 +15,10 @@ import { registerWorker } from './worker';
 async function main(argv: string[]): Promise<void> {
   const program = new Command('volcast')
     .description('Durable, scheduled pipelines that forecast crypto volatility (Temporal + MinIO).')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors throw (every subcommand inherits this), so that they exit with code 2.
+    .exitOverride()
+    .addHelpText('after', EXIT_CODES_HELP);
   registerDev(program);
   registerWorker(program);
   registerSchedules(program);
@@ -26,7 +31,14 @@ async function main(argv: string[]): Promise<void> {
   await program.parseAsync(argv);
 }
 
+function configOrNull(): VolcastConfig | null {
+  try {
+    return loadConfig();
+  } catch {
+    return null;
+  }
+}
+
 main(process.argv).catch((err: unknown) => {
-  process.stderr.write(`volcast: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  process.exit(reportError(err, configOrNull()));
 });

@@ -2,13 +2,21 @@
  * `volcast train` and `volcast score`: start the workflows (workers must be running, see
  * `volcast worker`), wait, print the leaderboard / the forecasts. Shared with the main job.
  */
-import type { Client } from '@temporalio/client';
+import { ApplicationFailure, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfigOrExit, type VolcastConfig } from '../lib/platform/config';
+import { UsageError } from '../lib/platform/errors';
 import { scoreInput, trainInput } from '../lib/orchestration/inputs';
 import { connectClient, consoleUrl, webUiUrl } from '../lib/platform/temporal';
 import type { ScoreInput, ScoreResult, TrainInput, TrainResult, TrainSeriesResult } from '../workflows';
 import { score, train } from '../workflows';
+import { rootFailure } from './errors';
+import { CPU_NEEDS, runWorkflow, trainNeeds, trainProgress } from './run';
+
+export interface RunOptions {
+  /** Check that workers poll the queues the run needs before starting it (default true). */
+  workerCheck?: boolean;
+}
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
@@ -37,11 +45,20 @@ export function formatLeaderboard(r: TrainSeriesResult): string {
   return lines.join('\n');
 }
 
-export async function runTrain(client: Client, cfg: VolcastConfig, input: TrainInput, workflowId: string): Promise<TrainResult> {
+export async function runTrain(client: Client, cfg: VolcastConfig, input: TrainInput, workflowId: string, opts: RunOptions = {}): Promise<TrainResult> {
+  const needs = trainNeeds(input);
   console.log(`train ${workflowId}: protocol ${input.protocol.name} (${input.protocol.description}), ${input.symbols.join(', ')}`);
-  console.log(`  follow it in the Web UI: ${webUiUrl(cfg)}/${encodeURIComponent(workflowId)}`);
   const t0 = Date.now();
-  const result = (await client.workflow.execute(train, { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input] }));
+  const result = await runWorkflow(client, cfg, {
+    type: 'train',
+    workflow: train,
+    workflowId,
+    args: [input],
+    needs,
+    workerCheck: opts.workerCheck,
+    progress: (handle) => trainProgress(client, handle),
+    onStarted: () => console.log(`  follow it in the Web UI: ${webUiUrl(cfg)}/${encodeURIComponent(workflowId)}`),
+  });
   console.log(`train done in ${((Date.now() - t0) / 1000).toFixed(0)}s (feature set ${result.featureSetId})\n`);
   for (const r of result.results) console.log(`${formatLeaderboard(r)}\n  console: ${consoleUrl(cfg, r.reportKey)}\n`);
   return result;
@@ -56,8 +73,36 @@ export function formatForecasts(r: ScoreResult): string {
     .join('\n');
 }
 
-export async function runScore(client: Client, cfg: VolcastConfig, input: ScoreInput, workflowId: string): Promise<ScoreResult> {
-  const result = (await client.workflow.execute(score, { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input] }));
+/** The ScoreResult a failed score run carries in its ScoreFailed failure's details, if any. */
+export function scoreResultOf(err: unknown): ScoreResult | null {
+  const root = rootFailure(err);
+  if (!(root instanceof ApplicationFailure) || root.type !== 'ScoreFailed') return null;
+  const r = root.details?.[0] as ScoreResult | undefined;
+  return r && Array.isArray(r.forecasts) && Array.isArray(r.failures) ? r : null;
+}
+
+/**
+ * Runs the score workflow and prints its forecasts. When some pairs fail, the forecasts that were
+ * written are printed first, then each failure; the error it throws is partial (exit code 3)
+ * when at least one forecast was written.
+ */
+export async function runScore(client: Client, cfg: VolcastConfig, input: ScoreInput, workflowId: string, opts: RunOptions = {}): Promise<ScoreResult> {
+  const result = await runWorkflow(client, cfg, {
+    type: 'score',
+    workflow: score,
+    workflowId,
+    args: [input],
+    needs: CPU_NEEDS,
+    workerCheck: opts.workerCheck,
+    onFailure: (err) => {
+      const r = scoreResultOf(err);
+      if (!r) return false;
+      if (r.forecasts.length) console.log(`forecasts made at ${new Date(r.asOf).toISOString()}:\n${formatForecasts(r)}`);
+      console.log(`not forecast (${r.failures.length} of ${r.forecasts.length + r.failures.length}):`);
+      for (const f of r.failures) console.log(`  ${f.symbol} ${f.target}: ${f.error}`);
+      return r.forecasts.length > 0;
+    },
+  });
   console.log(`forecasts made at ${new Date(result.asOf).toISOString()}:\n${formatForecasts(result)}`);
   return result;
 }
@@ -65,7 +110,7 @@ export async function runScore(client: Client, cfg: VolcastConfig, input: ScoreI
 function parseTime(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(t)) throw new Error(`invalid time ${JSON.stringify(v)}: use ISO-8601 or ms`);
+  if (!Number.isFinite(t)) throw new UsageError(`--now: invalid time ${JSON.stringify(v)}: use ISO-8601 or ms`);
   return t;
 }
 
@@ -81,21 +126,32 @@ export function registerPipeline(program: Command): void {
     .option('--no-ingest', 'use the candles already stored')
     .option('--no-promote', 'evaluate only')
     .option('--workflow-id <id>', 'default: train-<protocol>-<time>')
-    .action(async (opts: { protocol: string; symbols?: string; models?: string; targets?: string; now?: string; ingest: boolean; promote: boolean; workflowId?: string }) => {
+    .option('--no-worker-check', 'start even if no worker polls a queue the run needs (it waits for one)')
+    .action(async (opts: { protocol: string; symbols?: string; models?: string; targets?: string; now?: string; ingest: boolean; promote: boolean; workflowId?: string; workerCheck: boolean }) => {
       const cfg = loadConfigOrExit();
-      const input = trainInput(cfg, {
-        protocol: opts.protocol,
-        models: opts.models?.split(','),
-        targets: opts.targets?.split(','),
-        symbols: opts.symbols?.split(','),
-        now: parseTime(opts.now),
-        ingest: opts.ingest,
-        promote: opts.promote,
-      });
+      const now = parseTime(opts.now);
+      let input: TrainInput;
+      try {
+        input = trainInput(cfg, {
+          protocol: opts.protocol,
+          models: opts.models?.split(','),
+          targets: opts.targets?.split(','),
+          symbols: opts.symbols?.split(','),
+          now,
+          ingest: opts.ingest,
+          promote: opts.promote,
+        });
+      } catch (err) {
+        // An unknown protocol, model or target: the command line's fault.
+        throw new UsageError(err instanceof Error ? err.message : String(err));
+      }
       const client = await connectClient(cfg);
       const workflowId = opts.workflowId ?? `train-${opts.protocol}-${new Date().toISOString().replace(/[:.]/g, '')}`;
-      await runTrain(client, cfg, input, workflowId);
-      await client.connection.close();
+      try {
+        await runTrain(client, cfg, input, workflowId, { workerCheck: opts.workerCheck });
+      } finally {
+        await client.connection.close();
+      }
     });
   program
     .command('score')
@@ -103,11 +159,15 @@ export function registerPipeline(program: Command): void {
     .option('--symbols <list>', 'comma-separated (default: config symbols)')
     .option('--now <time>', 'the clock (default: now)')
     .option('--no-ingest', 'use the candles already stored')
-    .action(async (opts: { symbols?: string; now?: string; ingest: boolean }) => {
+    .option('--no-worker-check', 'start even if no worker polls volcast-cpu (it waits for one)')
+    .action(async (opts: { symbols?: string; now?: string; ingest: boolean; workerCheck: boolean }) => {
       const cfg = loadConfigOrExit();
-      const client = await connectClient(cfg);
       const input = scoreInput(cfg, { symbols: opts.symbols?.split(','), now: parseTime(opts.now), ingest: opts.ingest });
-      await runScore(client, cfg, input, `score-${new Date().toISOString().replace(/[:.]/g, '')}`);
-      await client.connection.close();
+      const client = await connectClient(cfg);
+      try {
+        await runScore(client, cfg, input, `score-${new Date().toISOString().replace(/[:.]/g, '')}`, { workerCheck: opts.workerCheck });
+      } finally {
+        await client.connection.close();
+      }
     });
 }

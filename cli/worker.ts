@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { loadConfigOrExit } from '../lib/platform/config';
 import { runCpuWorker } from '../workers/cpu';
-import { spawnTrainer } from '../workers/trainer';
+import { superviseTrainer } from '../workers/trainer';
 import { ensureInstalled } from './setup';
 
 export function registerWorker(program: Command): void {
@@ -14,16 +14,17 @@ export function registerWorker(program: Command): void {
     });
   worker
     .command('train')
-    .description('the Python trainer: volcast-train-cpu, and volcast-gpu when CUDA is present')
+    .description('the Python trainer: volcast-train-cpu, and volcast-gpu when CUDA is present; restarted with backoff if it dies')
     .option('--gpu-on-cpu', 'serve the GPU queue on CPU (development and CI)')
     .addOption(new Option('--only <role>', 'serve one queue role only').choices(['trainCpu', 'gpu']))
     .option('--concurrency <n>', 'activities at once', (v) => Number.parseInt(v, 10))
     .action(async (opts: { gpuOnCpu?: boolean; only?: 'trainCpu' | 'gpu'; concurrency?: number }) => {
       const cfg = loadConfigOrExit();
       ensureInstalled('python');
-      const child = spawnTrainer(cfg, opts);
-      // Forward stop signals so the trainer shuts down gracefully.
-      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
-      child.on('exit', (code) => process.exit(code ?? 1));
+      // A trainer that dies is restarted with backoff and its death logged; Ctrl-C/SIGTERM stop it
+      // gracefully (a second one kills it).
+      const trainer = superviseTrainer(cfg, opts);
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => trainer.stop(sig));
+      process.exit(await trainer.done);
     });
 }

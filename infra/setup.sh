@@ -39,13 +39,17 @@ setup_node() {
   local want
   want=$(hash_of "$ROOT/package.json" "$ROOT/package-lock.json")
   if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then return; fi
-  step "node modules (npm install, from package-lock.json)"
+  # npm ci removes node_modules and installs exactly package-lock.json; through a link it would
+  # replace the modules of whatever checkout the link points to, so a linked folder is left alone.
+  if [[ -L $ROOT/node_modules ]]; then
+    fail "node modules" "$ROOT/node_modules is a link (to $(readlink -f "$ROOT/node_modules")) whose modules were installed for another package-lock.json; setup does not reinstall through it. Remove the link and re-run, or install where it points."
+  fi
+  step "node modules (npm ci: exactly package-lock.json, which it never rewrites)"
   local t=$(date +%s)
   # onnxruntime-node's install script fetches CUDA binaries from a feed this machine cannot reach;
-  # the CPU binaries ship inside the package. (`npm ci` is not used: npm 11 reports the lock as out of
-  # sync over @duckdb/node-api's optional per-platform packages, which `npm install` resolves.)
-  (cd "$ROOT" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --loglevel=error) \
-    || fail "node modules" "npm install could not install package-lock.json's packages; check the npm registry is reachable."
+  # the CPU binaries ship inside the package.
+  (cd "$ROOT" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error) \
+    || fail "node modules" "npm ci could not install package-lock.json's packages: check that the npm registry is reachable; if it says package.json and package-lock.json are out of sync, run \`npm install\` once and commit package-lock.json."
   echo "$want" >"$stamp"
   echo "    node modules: $(elapsed $t)"
 }

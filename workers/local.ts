@@ -23,7 +23,13 @@ const READY: Record<WorkerKind, RegExp> = { cpu: /volcast cpu worker: serving/, 
 export async function startWorker(
   cfg: VolcastConfig,
   kind: WorkerKind,
-  opts: { gpuOnCpu?: boolean; env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: {
+    gpuOnCpu?: boolean;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    /** The trainer under its launcher (`volcast worker train`), which restarts it if it dies. */
+    supervised?: boolean;
+  } = {},
 ): Promise<LocalWorker> {
   const logs = join(cfg.stateDir, 'logs');
   mkdirSync(logs, { recursive: true });
@@ -31,14 +37,19 @@ export async function startWorker(
   const log = createWriteStream(logFile, { flags: 'a' });
   // The trainer is spawned as the Python process itself (what `volcast worker train` runs), so that
   // a signal sent to the child reaches the worker and not a launcher in between.
+  // Unless supervised, that is: then the launcher stands between and forwards the signals.
+  const cli = (args: string[]) =>
+    spawn(process.execPath, [join(repoRoot, 'cli', 'volcast.js'), 'worker', ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...opts.env, VOLCAST_STATE_DIR: cfg.stateDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   const child =
-    kind === 'train'
-      ? spawnTrainer(cfg, { gpuOnCpu: opts.gpuOnCpu }, 'pipe', opts.env)
-      : spawn(process.execPath, [join(repoRoot, 'cli', 'volcast.js'), 'worker', 'cpu'], {
-          cwd: repoRoot,
-          env: { ...process.env, ...opts.env, VOLCAST_STATE_DIR: cfg.stateDir },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+    kind === 'cpu'
+      ? cli(['cpu'])
+      : opts.supervised
+        ? cli(['train', ...(opts.gpuOnCpu ? ['--gpu-on-cpu'] : [])])
+        : spawnTrainer(cfg, { gpuOnCpu: opts.gpuOnCpu }, 'pipe', opts.env);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let seen = '';
   const ready = new Promise<void>((resolve, reject) => {

@@ -1,4 +1,5 @@
 /** The schema of volcast's configuration. Every program validates against it before doing anything. */
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { MODEL_KIND_NAMES, TIMEFRAMES, TRAINABLE_TARGETS } from '../../contracts/domain';
 
@@ -10,8 +11,31 @@ const queueName = z.string().regex(/^[a-z0-9][a-z0-9.\-]*$/, 'lower-case letters
 // Symbols as ccxt writes them (BTC/USDT); the layout stores them without the slash.
 const symbol = z.string().regex(/^[A-Z0-9]{2,15}\/[A-Z0-9]{2,15}$/, 'expected BASE/QUOTE, e.g. BTC/USDT');
 const timeframe = z.enum(TIMEFRAMES);
-// Five-field cron, as Temporal Schedules accept it.
-const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression');
+// Five-field cron (minute hour day-of-month month day-of-week, UTC), checked by cron-parser: each
+// field's range (minute 0-59, hour 0-23, day 1-31, month 1-12 or JAN-DEC, weekday 0-7 or SUN-SAT)
+// and syntax (*, lists, ranges, steps). Characters Temporal Schedules read differently or refuse
+// (L, W, #, ?, H) are refused here, so that a config that loads is one `schedules apply` accepts.
+const CRON_FIELDS = ['minute', 'hour', 'day of month', 'month', 'day of week'];
+const CRON_NAMES = /JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|SUN|MON|TUE|WED|THU|FRI|SAT/gi;
+const cron = z.string().superRefine((v, ctx) => {
+  const fields = v.trim().split(/\s+/);
+  if (fields.length !== 5) {
+    ctx.addIssue({ code: 'custom', message: `expected a five-field cron expression (${CRON_FIELDS.join(' ')}), got ${fields.length} field(s) in ${JSON.stringify(v)}` });
+    return;
+  }
+  for (const [i, f] of fields.entries()) {
+    // Month and weekday may be named; nothing else but digits and * , - /.
+    if (!/^[0-9*,/\-]+$/.test(i >= 3 ? f.replace(CRON_NAMES, '0') : f)) {
+      ctx.addIssue({ code: 'custom', message: `invalid cron expression ${JSON.stringify(v)}: the ${CRON_FIELDS[i]} field ${JSON.stringify(f)} may hold only digits, *, ',', '-', '/'${i >= 3 ? ' and names (JAN-DEC, SUN-SAT)' : ''}` });
+      return;
+    }
+  }
+  try {
+    CronExpressionParser.parse(v, { tz: 'UTC' });
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `invalid cron expression ${JSON.stringify(v)}: ${err instanceof Error ? err.message : String(err)}` });
+  }
+});
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 30m, 1h, 2d');
 const schedule = z
   .object({

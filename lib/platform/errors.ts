@@ -111,6 +111,57 @@ export class WriteConflictError extends Error {
   }
 }
 
+// ---- Errors of the command line (never Temporal failure types: they do not cross a worker) ----
+
+/** A command-line value that cannot be used (an unparsable time, say): exit code 2, like a usage error. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A service volcast needs does not answer: names it, its address, and how to start it. */
+export class ServiceUnavailableError extends Error {
+  constructor(
+    readonly service: 'Temporal' | 'MinIO',
+    readonly address: string,
+    readonly detail: string,
+    readonly hint: string,
+  ) {
+    super(`cannot reach ${service} at ${address}: ${detail}\n  ${hint}`);
+    this.name = new.target.name;
+  }
+}
+
+/** No worker polls a task queue a run needs; `missing` says which and the command that starts one. */
+export class NoWorkerError extends Error {
+  constructor(readonly missing: { queue: string; needs: string; command: string; note?: string }[]) {
+    super(
+      `no worker is polling ${missing.map((m) => m.queue).join(', ')}; the run would wait until one does:\n` +
+        missing.map((m) => `  - ${m.queue} (${m.needs}): start \`${m.command}\`${m.note ? ` ${m.note}` : ''}`).join('\n'),
+    );
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A workflow run that failed, or failed in part (`partial`: some of its outputs were written):
+ * its id and type, the root cause (the error an activity raised) and the chain above it.
+ */
+export class WorkflowRunError extends Error {
+  constructor(
+    readonly workflowType: string,
+    readonly workflowId: string,
+    readonly rootCause: string,
+    readonly chain: string[],
+    readonly partial = false,
+  ) {
+    super(`${workflowType} ${workflowId} failed: ${rootCause}`);
+    this.name = new.target.name;
+  }
+}
+
 /** Types that retrying cannot mend: the retry policy's nonRetryableErrorTypes. */
 export const NON_RETRYABLE_ERROR_TYPES = [
   'ConfigError', 'LayoutError', 'IntegrityError', 'MissingObjectError', 'CorruptDocumentError', 'UnknownSymbolError',
