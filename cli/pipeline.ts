@@ -58,10 +58,30 @@ export async function runTrain(client: Client, cfg: VolcastConfig, input: TrainI
     workerCheck: opts.workerCheck,
     progress: (handle) => trainProgress(client, handle),
     onStarted: () => console.log(`  follow it in the Web UI: ${webUiUrl(cfg)}/${encodeURIComponent(workflowId)}`),
+    onFailure: (err) => {
+      const r = trainResultOf(err);
+      if (!r) return false;
+      printLeaderboards(cfg, r);
+      console.log(`not trained (${r.failures.length} of ${r.results.length + r.failures.length}):`);
+      for (const f of r.failures) console.log(`  ${f.symbol} ${f.target}: ${f.error}`);
+      return r.results.length > 0;
+    },
   });
   console.log(`train done in ${((Date.now() - t0) / 1000).toFixed(0)}s (feature set ${result.featureSetId})\n`);
-  for (const r of result.results) console.log(`${formatLeaderboard(r)}\n  console: ${consoleUrl(cfg, r.reportKey)}\n`);
+  printLeaderboards(cfg, result);
   return result;
+}
+
+function printLeaderboards(cfg: VolcastConfig, result: TrainResult): void {
+  for (const r of result.results) console.log(`${formatLeaderboard(r)}\n  console: ${consoleUrl(cfg, r.reportKey)}\n`);
+}
+
+/** The TrainResult a partly failed train run carries in its TrainFailed failure's details, if any. */
+export function trainResultOf(err: unknown): TrainResult | null {
+  const root = rootFailure(err);
+  if (!(root instanceof ApplicationFailure) || root.type !== 'TrainFailed') return null;
+  const r = root.details?.[0] as TrainResult | undefined;
+  return r && Array.isArray(r.results) && Array.isArray(r.failures) ? r : null;
 }
 
 export function formatForecasts(r: ScoreResult): string {

@@ -807,6 +807,8 @@ export interface TrainResult {
   runId: string;
   featureSetId: string;
   results: TrainSeriesResult[];
+  /** Series × targets whose child failed (the others finished; a TrainFailed failure then carries this result). */
+  failures: { symbol: string; target: string; error: string }[];
 }
 
 // ---- Workflow inputs and results: platform probe ----

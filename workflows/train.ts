@@ -118,12 +118,30 @@ export async function train(input: TrainInput): Promise<TrainResult> {
       }),
     ),
   );
-  const results = await Promise.all(children);
+  // Every series × target runs to its end: one that fails does not stop (or terminate) the others.
+  const settled = await Promise.allSettled(children);
+  const results = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failures = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ symbol: progress.children[i]!.symbol, target: progress.children[i]!.target, error: describeFailure(rootOf(s.reason)) }] : []));
   const decisions = decisionsOf(results);
   if (tagged && decisions.length) upsertSearchAttributes([{ key: SA.decision, value: decisions }]);
   setCurrentDetails(`${trainSummary(input)}\n\n${results.map((r) => `${r.series.symbol} ${r.target}: ${r.serving?.action ?? 'evaluated'}${r.decision?.spec ? ` ${r.decision.spec}` : ''}`).join('\n')}`);
   progress.stage = 'done';
-  return { runId, featureSetId: features.featureSetId, results };
+  const result: TrainResult = { runId, featureSetId: features.featureSetId, results, failures };
+  if (failures.length) {
+    throw ApplicationFailure.nonRetryable(
+      `training failed for ${failures.length} of ${settled.length} series × target: ${failures.map((f) => `${f.symbol} ${f.target}: ${f.error}`).join(' | ')}`,
+      'TrainFailed',
+      result,
+    );
+  }
+  return result;
+}
+
+/** The innermost cause of a child's failure (the activity's own error, under the child and activity failures). */
+function rootOf(err: unknown): unknown {
+  let e = err;
+  while (e && typeof e === 'object' && (e as { cause?: unknown }).cause) e = (e as { cause: unknown }).cause;
+  return e;
 }
 
 export async function trainSeries(input: TrainSeriesInput): Promise<TrainSeriesResult> {

@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { ChampionRecord, CommitServingInput, Decision, EvaluateRequest, FitRequest, FitResult, PromotionGates, ResolvedProtocol, TrainingPlan, TrainSeriesInput } from '../../contracts/types';
+import type { BuildFeaturesResult, ChampionRecord, CommitServingInput, Decision, EvaluateRequest, FitRequest, FitResult, PromotionGates, ResolvedProtocol, TrainingPlan, TrainInput, TrainSeriesInput } from '../../contracts/types';
 import { taskQueues, volcastConfig } from '../../temporal.config';
-import { trainSeries } from '../../workflows';
+import { train, trainSeries } from '../../workflows';
+import { trainResultOf } from '../../cli/pipeline';
 import { startStubStack, type StubStack } from './env';
 
 const ref = (key: string) => ({ bucket: 'volcast', key, sha256: 'x'.repeat(64) });
@@ -123,5 +124,42 @@ describe('train workflow logic (stubbed activities, real dev server)', () => {
     assert.ok(err instanceof WorkflowFailedError);
     assert.match(String(err.cause?.message), /every fit failed for BTC\/USDT target_gk_1h: har_x#0: .*no feature rows/);
     assert.equal(called('evaluate').length, 0);
+  });
+  it('one series × target that fails does not stop the others: the run fails with TrainFailed carrying the finished leaderboards', async () => {
+    const eth = { ...series, symbol: 'ETH/USDT' };
+    const features: BuildFeaturesResult = {
+      ref: ref('features/fs/_manifest.json'), featureSetId: 'fs', rows: 10, columns: [], definitionsSha: 'd', mode: 'full', recomputedRows: 10,
+      watermark: { 'binance:BTC-USDT:1h': 100, 'binance:ETH-USDT:1h': 100 },
+      series: [{ series, ref: ref('features/fs/btc.parquet') }, { series: eth, ref: ref('features/fs/eth.parquet') }] as BuildFeaturesResult['series'],
+    };
+    stack.stubs = {
+      buildFeatures: async () => features,
+      planTraining: async () => ({ ...plan, incumbent: null }),
+      fitModel: async (r) => {
+        const req = r as FitRequest;
+        // Every ETH fit fails (its child fails); BTC's fits succeed. The plan key names the series.
+        if (req.plan.key.includes('ETH')) throw ApplicationFailure.nonRetryable('no feature rows in its training window', 'TrainingInputError');
+        return fitResult(req);
+      },
+      fitNeuralModel: async (r) => {
+        const req = r as FitRequest;
+        if (req.plan.key.includes('ETH')) throw ApplicationFailure.nonRetryable('no feature rows in its training window', 'TrainingInputError');
+        return fitResult(req);
+      },
+      evaluate: async () => ({ runId: 'r', oosRef: ref('o'), metricsRef: ref('m'), reportRef: ref('rep'), leaderboard: [], bestBaseline: null, gate: {} as never }),
+    };
+    // The plan's key carries the series so the stubs can tell the children apart.
+    stack.stubs.planTraining = async (i) => ({ ...plan, incumbent: null, planRef: ref(`runs/${(i as { series: { symbol: string } }).series.symbol}/plan.json`) });
+    const trainIn: TrainInput = { exchange: 'binance', symbols: ['BTC/USDT', 'ETH/USDT'], timeframe: '1h', protocol, gates, ingest: false, promote: false, fitConcurrency: 2 };
+    const id = `train-partial-${Date.now()}`;
+    const err = await stack.env.client.workflow.execute(train, { taskQueue: taskQueues.cpu, workflowId: id, args: [trainIn] }).then(() => assert.fail('expected TrainFailed'), (e: unknown) => e);
+    assert.ok(err instanceof WorkflowFailedError);
+    assert.match(String(err.cause?.message), /training failed for 1 of 2 series × target: ETH\/USDT target_gk_1h: .*every fit failed/);
+    const r = trainResultOf(err);
+    assert.ok(r, 'the failure carries the TrainResult');
+    assert.deepEqual(r.results.map((x) => x.series.symbol), ['BTC/USDT']);
+    assert.deepEqual(r.failures.map((f) => [f.symbol, f.target]), [['ETH/USDT', 'target_gk_1h']]);
+    // BTC's child ran to its end: evaluated once.
+    assert.equal(called('evaluate').length, 1);
   });
 });
