@@ -4,6 +4,7 @@
  * each task queue. Tests here check what the workflows decide and pass on, not what activities do.
  */
 import { join } from 'node:path';
+import { after, before, beforeEach } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { ACTIVITY_NAMES, catalog, type Activities } from '../../contracts/activities';
@@ -53,4 +54,31 @@ export async function startStubStack(): Promise<StubStack> {
     await env.teardown();
   };
   return stack;
+}
+
+export interface StubSuite {
+  /** The suite's stack (set once its `before` hook has run). */
+  stack: StubStack;
+  /** The inputs of every call of one activity so far in this test, in order. */
+  called(name: string): unknown[];
+  /** Runs a workflow on the cpu queue under a fresh id and waits for its result. */
+  execute<A, R>(workflow: (input: A) => Promise<R>, input: A, idPrefix: string): Promise<R>;
+}
+
+/** For a describe block: one stub stack started before its tests and closed after them, its calls cleared before each test. */
+export function useStubStack(): StubSuite {
+  const suite: StubSuite = {
+    stack: undefined as unknown as StubStack,
+    called: (name) => suite.stack.calls.filter((c) => c.name === name).map((c) => c.input),
+    execute: (workflow, input, idPrefix) =>
+      suite.stack.env.client.workflow.execute(workflow as never, { taskQueue: taskQueues.cpu, workflowId: `${idPrefix}-${Date.now()}-${Math.random()}`, args: [input] } as never) as never,
+  };
+  before(async () => {
+    suite.stack = await startStubStack();
+  });
+  after(async () => suite.stack?.close());
+  beforeEach(() => {
+    if (suite.stack) suite.stack.calls.length = 0;
+  });
+  return suite;
 }

@@ -4,13 +4,12 @@
  * every pair is attempted and each failure reported, with the forecasts that succeeded.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { BuildFeaturesResult, ScoreInput, ScoreLatestInput, ScoreResult } from '../../contracts/types';
-import { taskQueues } from '../../temporal.config';
 import { lastClosedBar, score } from '../../workflows/score';
-import { startStubStack, type StubStack } from './env';
+import { useStubStack } from './env';
 
 const H = 3_600_000;
 const ref = (key: string) => ({ bucket: 'volcast', key, sha256: 'x'.repeat(64) });
@@ -29,16 +28,9 @@ const features = (watermark: number): BuildFeaturesResult => ({
 const record = (i: ScoreLatestInput) => ({ exchange: 'binance', symbol: i.series.symbol, timeframe: '1h', target: i.target, barTs: i.expectedBarTs, value: 0.01, lower80: null, upper80: null, lower95: null, upper95: null, regime: null, modelId: 'm', modelName: 'har_x', featureSetId: i.featureSetId, dataWatermark: i.expectedBarTs });
 
 describe('score workflow logic (stubbed activities, real dev server)', () => {
-  let stack: StubStack;
-  before(async () => {
-    stack = await startStubStack();
-  });
-  after(async () => stack?.close());
-  beforeEach(() => {
-    stack.calls.length = 0;
-  });
-  const run = (i: ScoreInput) => stack.env.client.workflow.execute(score, { taskQueue: taskQueues.cpu, workflowId: `s-${Date.now()}-${Math.random()}`, args: [i] });
-  const called = (name: string) => stack.calls.filter((c) => c.name === name).map((c) => c.input);
+  const suite = useStubStack();
+  const run = (i: ScoreInput) => suite.execute(score, i, 's');
+  const called = (name: string) => suite.called(name);
 
   it('scores the bar that closed last at the clock, waiting (re-ingesting) while the exchange publishes it late', () => {
     assert.equal(lastClosedBar(asOf, H), expected);
@@ -47,7 +39,7 @@ describe('score workflow logic (stubbed activities, real dev server)', () => {
 
   it('a bar that arrives after two retries is scored; every scoreLatest is told which bar', async () => {
     let builds = 0;
-    stack.stubs = {
+    suite.stack.stubs = {
       ingest: async () => ({}),
       buildFeatures: async () => features(++builds < 3 ? expected - H : expected),
       scoreLatest: async (i) => ({ record: record(i as ScoreLatestInput), predictionsRef: ref('p'), written: true }),
@@ -63,7 +55,7 @@ describe('score workflow logic (stubbed activities, real dev server)', () => {
 
   it('stops waiting after lateBarWaitMinutes and lets scoring report the late bar; without ingest it does not wait', async () => {
     let builds = 0;
-    stack.stubs = {
+    suite.stack.stubs = {
       ingest: async () => ({}),
       buildFeatures: async () => (builds++, features(expected - H)),
       scoreLatest: async (i) => {
@@ -84,7 +76,7 @@ describe('score workflow logic (stubbed activities, real dev server)', () => {
     assert.deepEqual(details.failures.map((x) => `${x.symbol} ${x.target}`), ['BTC/USDT target_gk_1h', 'BTC/USDT target_rv_24h']);
 
     builds = 0;
-    stack.calls.length = 0;
+    suite.stack.calls.length = 0;
     await run(input({ ingest: false })).catch(() => undefined);
     assert.equal(builds, 1);
     assert.equal(called('ingest').length, 0);
