@@ -11,10 +11,9 @@
  * writes the same series: the lake's merge is safe with concurrent writers (lib/candles/lake.ts).
  */
 import { Context } from '@temporalio/activity';
-import type { RejectReason } from '../lib/candles/candle';
 import { barMsOf } from '../contracts/domain';
 import { validateCandles, type RawCandle } from '../lib/candles/candle';
-import { mergeIntoLake, readManifest, type Gap } from '../lib/candles/lake';
+import { mergeIntoLake, readManifest } from '../lib/candles/lake';
 import type { VolcastConfig } from '../lib/platform/config';
 import { exchangeSettings, fetchOHLCVPage, getExchange, outOfOrderTimes, toActivityError, unknownSymbol } from '../lib/candles/exchange';
 import type { Series } from '../lib/platform/layout';

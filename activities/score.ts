@@ -13,7 +13,6 @@ import { appendPredictions, type PredictionRecord } from '../lib/scoring/predict
 import { readChampion } from '../lib/promotion/registry';
 import { readCard } from '../lib/scoring/cards';
 import { scoreModel } from '../lib/scoring';
-import type { Series } from '../lib/platform/layout';
 import type { ArtifactStore, ObjectRef } from '../lib/platform/store';
 import type { ScoreLatestInput, ScoreLatestResult } from '../contracts/activities';
 

@@ -12,7 +12,7 @@
  * same tables. Single-threaded; the default run takes about 10 minutes on one core.
  */
 import { dieboldMariano, LRV_RULES, type LrvRuleName } from '../lib/metrics/dieboldMariano';
-import { DEFAULT_GATE, judgeChallenger, type GateSettings } from '../lib/metrics/gate';
+import { judgeChallenger, type GateSettings } from '../lib/metrics/gate';
 import { simulateScenario, truthLoss, type Scenario, type ScenarioSpec } from '../lib/metrics/gateSimulation';
 import { createRng, deriveSeed } from '../lib/metrics/random';
 import { spaBlockLength, spaTest } from '../lib/metrics/spa';

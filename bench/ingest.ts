@@ -21,7 +21,7 @@ import { connectClient } from '../lib/platform/temporal';
 import { down, up } from '../infra/devStack';
 import { sharedCandlesDir, startReplayExchange } from '../infra/replayExchange';
 import { startWorker, stopWorker } from '../workers/local';
-import type { BackfillInput, BackfillProgress } from '../workflows/backfill';
+import type { BackfillInput } from '../workflows/backfill';
 import { benchEnv } from './stack';
 import { backfill } from '../workflows';
 

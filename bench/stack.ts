@@ -15,7 +15,6 @@ import { connectClient } from '../lib/platform/temporal';
 import { down, up } from '../infra/devStack';
 import { startReplayExchange, type ReplayExchange } from '../infra/replayExchange';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
-import type { BackfillInput, BackfillProgress } from '../workflows/backfill';
 import { backfill as backfillWorkflow } from '../workflows';
 import { backfillInput, withExchangeUrl } from '../lib/orchestration/inputs';
 

@@ -5,7 +5,7 @@ import { featureActivities } from '../activities/features';
 import type { BuildFeaturesInput, BuildFeaturesResult, FeatureSetManifest } from '../contracts/activities';
 import { loadConfigOrExit } from '../lib/platform/config';
 import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
-import { layout, type Series } from '../lib/platform/layout';
+import { layout } from '../lib/platform/layout';
 import { ArtifactStore } from '../lib/platform/store';
 import { connectClient } from '../lib/platform/temporal';
 import { CPU_NEEDS, runWorkflow } from './run';

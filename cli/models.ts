@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { TRAINABLE_TARGETS } from '../contracts/domain';
 import { seriesOf } from '../lib/orchestration/inputs';
 import { loadConfigOrExit } from '../lib/platform/config';
-import { layout, type Series } from '../lib/platform/layout';
+import { layout } from '../lib/platform/layout';
 import { listChampions, readChampion, rollbackChampion } from '../lib/promotion/registry';
 import { promoteByHand } from '../lib/promotion/manual';
 import { definitionsSha } from '../lib/features/build';

@@ -10,14 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { temporal as proto } from '@temporalio/proto';
 import { apiSettings, apiUrl } from '../lib/api/settings';
 import { SEARCH_ATTRIBUTE_TYPES } from '../lib/api/visibility';
 import { registerSearchAttributes } from '../lib/orchestration/searchAttributes';
 import { credentialsFile, loadConfig, readEnvFile, type VolcastConfig } from '../lib/platform/config';
 import { repoRoot, toolsBin } from '../lib/platform/paths';
 import { ArtifactStore } from '../lib/platform/store';
-import { connectClient, consoleUrl, webUiUrl } from '../lib/platform/temporal';
+import { consoleUrl, webUiUrl } from '../lib/platform/temporal';
 
 export type ServiceName = 'temporal' | 'minio' | 'api';
 

@@ -8,7 +8,6 @@ import type { VolcastConfig } from '../lib/platform/config';
 import type { ResolvedProtocol } from '../lib/training/protocols';
 import { connectClient } from '../lib/platform/temporal';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
-import type { TrainResult } from '../workflows';
 import { eventually, testConfig, uid } from './helpers';
 import { backfill, train } from '../workflows';
 

@@ -19,7 +19,7 @@ import { ArtifactStore } from '../lib/platform/store';
 import { connectClient } from '../lib/platform/temporal';
 import { startReplayExchange, type ReplayExchange } from '../infra/replayExchange';
 import { taskQueues } from '../temporal.config';
-import type { BackfillInput, BackfillProgress } from '../workflows';
+import type { BackfillInput } from '../workflows';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
 import { objectVersions, sourceRows } from './dataHelpers';
 import { eventually, testConfig, uid } from './helpers';

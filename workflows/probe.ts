@@ -1,5 +1,5 @@
 /** Platform round trip: TypeScript writes an object on volcast-cpu, Python verifies it on volcast-gpu. */
-import type { ObjectRef, VerifyProbeResult, WriteProbeResult } from '../contracts/activities';
+import type { ObjectRef, VerifyProbeResult } from '../contracts/activities';
 import { layout } from '../lib/platform/layout';
 import { acts } from './proxies';
 import type { PlatformRoundTripInput, PlatformRoundTripResult } from '../contracts/types';

@@ -3,8 +3,6 @@
  * (workflow code cannot read config): targets, history span, walk-forward spec, model specs, seed.
  */
 import type { VolcastConfig } from '../platform/config';
-import type { EnsembleSpec } from '../evaluation/ensemble';
-import type { WalkForwardSpec } from './walkForward';
 import type { ModelSpec, ResolvedProtocol } from '../../contracts/types';
 export type { ModelSpec, ResolvedProtocol };
 
