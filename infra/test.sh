@@ -30,6 +30,11 @@ set -a; . "$VOLCAST_STATE_DIR/credentials.env"; set +a
 reports=$VOLCAST_STATE_DIR/reports
 mkdir -p "$reports"
 
+echo; echo "== typecheck (tsc --noEmit, strict, no unused locals)"
+npx tsc --noEmit -p .
+tsc_rc=$?
+[[ $tsc_rc -eq 0 ]] && echo "typecheck: ok"
+
 echo; echo "== TypeScript tests (node --test)"
 # The pure unit tier (npm run test:unit runs it alone, without a stack), the gate's calibration by
 # simulation (pure but long), the workflow-logic tier (@temporalio/testing, stubbed activities),
@@ -60,6 +65,7 @@ PY
 read -r py_pass py_fail py_skip <<<"${py_counts:-0 1 0}"
 pass=$(( ${ts_pass:-0} + py_pass )); fail=$(( ${ts_fail:-1} + py_fail ))
 echo
+echo "typecheck: $([[ $tsc_rc -eq 0 ]] && echo ok || echo FAILED)"
 echo "tests: typescript ${ts_pass:-0} passed, ${ts_fail:-?} failed; python $py_pass passed, $py_fail failed, $py_skip skipped; $(( $(date +%s) - t0 ))s"
 echo "${pass} passed, ${fail} failed"
-[[ $ts_rc -eq 0 && $py_rc -eq 0 && $fail -eq 0 ]]
+[[ $tsc_rc -eq 0 && $ts_rc -eq 0 && $py_rc -eq 0 && $fail -eq 0 ]]
