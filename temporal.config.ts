@@ -129,6 +129,18 @@ export const volcastConfig = {
       ensembles: [...ENSEMBLES],
       seed: 7,
     },
+    // The long protocol (issue 10): every year of data, expanding training windows refitted every 30
+    // days, 30-day test windows from 2020-01-01 (the same windows for every series, ~77 folds to
+    // 2026), embargo 24 bars, both targets. Heavy: meant for bench:train with --models, or a GPU.
+    long: {
+      description: 'long walk-forward: expanding train from the first bar, 30-day test windows every 30 days from 2020-01-01, embargo 24 bars; both targets',
+      targets: ['target_gk_1h', 'target_rv_24h'],
+      lookbackBars: null,
+      walkForward: { firstTrainBars: 365 * 24, testBars: 720, stepBars: 720, window: 'expanding', embargoBars: 24, testFrom: '2020-01-01' },
+      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'],
+      ensembles: [...ENSEMBLES],
+      seed: 7,
+    },
     // What the daily schedule (and the main job) runs, on both targets: two 30-day validation folds
     // and a 30-day holdout, each trained on the 170 days before it. 30 days is the shortest holdout
     // the gates judge on (promotion.minHoldoutWindows: 30 independent day-long windows); the cost is

@@ -11,7 +11,12 @@
  * b, every model of it unless --models). Prints per series × target and model: folds, fits run,
  * fits reused, total fit seconds (the workflow's fitSeconds), seconds per fit; the workflow's wall
  * time and the leaderboards (--folds N: only the last N folds, a timing sample for slow models); then the neural trainer's throughput (bench/train_neural.py: samples/s
- * on CPU, and on the GPU when CUDA is present). Figures also go to <state>/results-<protocol>-<time>.json.
+ * on CPU, and on the GPU when CUDA is present). Then per model kind: fits run, fit seconds, fits/s
+ * (per core: fits over their own seconds), and where the train's wall time went (bench/timeline.ts):
+ * a fit activity running, other activities only (features, plan, evaluate, promote), or nothing
+ * (orchestration: workflow tasks, queue waits), with the fits' own seconds against their activities'
+ * (the rest: loading rows, ONNX export and parity, uploads).
+ * Figures also go to <state>/results-<protocol>-<time>.json.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -22,6 +27,7 @@ import { formatLeaderboard } from '../cli/pipeline';
 import type { PlanDocument } from '../contracts/types';
 import type { TrainResult } from '../workflows';
 import { backfill, DAY, pad, parseArgs, startBenchStack } from './stack';
+import { activitySpans, wallSplit } from './timeline';
 import { train } from '../workflows';
 import { trainInput } from '../lib/orchestration/inputs';
 
@@ -93,11 +99,36 @@ async function main(): Promise<void> {
         console.log(`  ${pad(m.model, 14)}${pad(String(m.folds), 6, true)}${pad(String(m.fits), 10, true)}${pad(String(m.reused), 8, true)}${pad(m.fitSeconds.toFixed(1), 13, true)}${pad(m.secondsPerFit == null ? '-' : m.secondsPerFit.toFixed(2), 10, true)}`);
       }
     }
+    // Per kind over every series × target: fits run and their own seconds.
+    const kinds = new Map<string, { fits: number; seconds: number }>();
+    for (const sr of perSeries) for (const m of sr.models) {
+      const kind = protocol.models.find((x) => x.name === m.model)!.kind;
+      const k = kinds.get(kind) ?? { fits: 0, seconds: 0 };
+      kinds.set(kind, { fits: k.fits + m.fits, seconds: k.seconds + m.fitSeconds });
+    }
+    console.log(`\n== fits per model kind (all series × targets; fits/s = fits over their own seconds, one core each)`);
+    console.log(`  ${pad('kind', 14)}${pad('fits run', 10, true)}${pad('fit s', 10, true)}${pad('s / fit', 10, true)}${pad('fits/s', 10, true)}`);
+    for (const [kind, k] of kinds) {
+      console.log(`  ${pad(kind, 14)}${pad(String(k.fits), 10, true)}${pad(k.seconds.toFixed(1), 10, true)}${pad(k.fits ? (k.seconds / k.fits).toFixed(2) : '-', 10, true)}${pad(k.seconds ? (k.fits / k.seconds).toFixed(3) : '-', 10, true)}`);
+    }
+    const spans = await activitySpans(client, workflowId);
+    const isFit = (t: string) => t === 'fitModel' || t === 'fitNeuralModel';
+    const split = wallSplit(spans, tTrain, tTrain + wallSeconds * 1000, isFit);
+    const fitActivitySeconds = spans.filter((x) => isFit(x.type)).reduce((a, x) => a + (x.closed - x.started) / 1000, 0);
+    const fitOwnSeconds = [...kinds.values()].reduce((a, k) => a + k.seconds, 0);
+    const pct = (ms: number) => `${((100 * ms) / split.wallMs).toFixed(1)}%`;
+    console.log(`\n== where the train's ${wallSeconds.toFixed(0)} s went (${spans.length} activity attempts in the workflow and its children)`);
+    console.log(`  a fit activity running:         ${(split.fitActivityMs / 1000).toFixed(1)} s  ${pct(split.fitActivityMs)}  (${split.meanFitsInFlight.toFixed(2)} fits at once on average)`);
+    console.log(`  other activities only:          ${(split.otherActivityMs / 1000).toFixed(1)} s  ${pct(split.otherActivityMs)}  (features, plan, evaluate, promotion)`);
+    console.log(`  nothing running:                ${(split.orchestrationMs / 1000).toFixed(1)} s  ${pct(split.orchestrationMs)}  (orchestration: workflow tasks, queue waits)`);
+    console.log(`  inside the fit activities:      ${fitOwnSeconds.toFixed(1)} s of fitting of ${fitActivitySeconds.toFixed(1)} s (${fitActivitySeconds ? ((100 * fitOwnSeconds) / fitActivitySeconds).toFixed(1) : '-'}%; the rest loads rows, exports and checks ONNX, uploads)`);
+    const timing = { kinds: Object.fromEntries(kinds), split, fitActivitySeconds, fitOwnSeconds };
+
     console.log('\n== leaderboards');
     for (const r of trained.results) console.log(`${formatLeaderboard(r)}\n`);
 
     const file = join(cfg.stateDir, `results-${protocol.name}-${new Date().toISOString().replace(/[:.]/g, '')}.json`);
-    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), protocol: protocol.name, symbols: SYMBOLS, models: protocol.models.map((m) => m.name), workflowId, wallSeconds, featureSetId: trained.featureSetId, series: perSeries }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), protocol: protocol.name, symbols: SYMBOLS, models: protocol.models.map((m) => m.name), workflowId, wallSeconds, featureSetId: trained.featureSetId, timing, series: perSeries }, null, 2)}\n`);
     console.log(`results: ${file}`);
   } finally {
     await stack.close();

@@ -17,7 +17,7 @@ export function registerWorker(program: Command): void {
     .description('the Python trainer: volcast-train-cpu, and volcast-gpu when CUDA is present; restarted with backoff if it dies')
     .option('--gpu-on-cpu', 'serve the GPU queue on CPU (development and CI)')
     .addOption(new Option('--only <role>', 'serve one queue role only').choices(['trainCpu', 'gpu']))
-    .option('--concurrency <n>', 'activities at once', (v) => Number.parseInt(v, 10))
+    .option('--concurrency <n>', 'activities at once per queue served, each in a fit process of its own (default 2)', (v) => Number.parseInt(v, 10))
     .action(async (opts: { gpuOnCpu?: boolean; only?: 'trainCpu' | 'gpu'; concurrency?: number }) => {
       const cfg = loadConfigOrExit();
       ensureInstalled('python');

@@ -299,6 +299,8 @@ export interface WalkForwardSpec {
   embargoBars: number;
   /** Anchor this many test windows at the end of the data (the last is the holdout) instead of tiling from the start. */
   folds?: number;
+  /** Tiling from the start: the first test window starts on this UTC date (YYYY-MM-DD) or later, so every series is judged on the same windows. */
+  testFrom?: string;
 }
 
 export interface ResolvedProtocol {

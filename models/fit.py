@@ -32,8 +32,9 @@ from .store import ArtifactStore, sha256_of
 CPU_KINDS = contract.kinds_of("fitModel")
 NEURAL_KINDS = contract.kinds_of("fitNeuralModel")
 # PyTorch's seed, thread count and determinism flags are process-global: two neural fits running at
-# once in the worker's thread pool would draw from one random stream in an order set by timing, and
-# a same-seed rerun would no longer give the same model. Neural fits therefore take turns.
+# once in threads of one process would draw from one random stream in an order set by timing, and
+# a same-seed rerun would no longer give the same model. Neural fits therefore take turns within a
+# process; the trainer runs each fit in a process of its own (models/activities.py), in parallel.
 _TORCH_LOCK = threading.Lock()
 ACTIVITY_KINDS = {"fitModel": CPU_KINDS, "fitNeuralModel": NEURAL_KINDS}
 PARITY_RTOL = 1e-5

@@ -10,100 +10,76 @@ import argparse
 import asyncio
 import concurrent.futures
 import contextlib
-import contextvars
+import datetime
+import multiprocessing
+import multiprocessing.managers
+import os
 import signal
 import sys
-import threading
-import time
-from typing import Any, Callable
+from typing import Any
 
-from temporalio import activity
 from temporalio.client import Client, TLSConfig
-from temporalio.exceptions import ApplicationError
-from temporalio.worker import Worker
+from temporalio.worker import SharedStateManager, Worker
 
 from models.contract import check_implementations, load_catalog, python_activities
-from models.fit import check_kinds, fit_model
-from models.probe import pick_device, verify_probe
 from models.settings import Settings, SettingsError
-from models.store import ArtifactStore, IntegrityError, MissingObjectError
 
-# Permanent failures: retrying cannot help, so they fail at once with what is wrong.
-PERMANENT = (IntegrityError, MissingObjectError, ValueError, KeyError)
-
-
-def permanent_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapped(*args: Any) -> Any:
-        try:
-            return fn(*args)
-        except PERMANENT as err:
-            raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err
-
-    wrapped.__name__ = fn.__name__
-    return wrapped
+# The model code (torch, LightGBM, XGBoost: seconds to import) is imported in run() and in the fit
+# processes, not here: every process the trainer spawns imports this module again (multiprocessing's
+# spawn re-imports the main script), and the manager process needs none of it.
 
 
-#: How often a fit re-sends its latest heartbeat from a background thread, so that a long step
-#: (one GARCH optimisation, one epoch of a big net) never outlasts the heartbeat timeout of
-#: contracts/activities.json, while a dead trainer is still noticed within it.
-HEARTBEAT_EVERY_S = 5.0
+def _child_of_trainer(trainer_pid: int) -> None:
+    """A process the trainer starts (fit processes, the heartbeat manager): dies with the trainer,
+    and leaves signals to it.
+
+    The trainer coordinates shutdown (its workers finish or cancel their activities), so Ctrl-C on
+    the terminal's process group must not interrupt a fit mid-write. PR_SET_PDEATHSIG (Linux) kills
+    the process when the trainer dies, even by SIGKILL, so no orphan keeps fitting for nobody.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    # A trainer that died while this process was starting (before prctl) sends no signal: exit now,
+    # or this process would wait forever for work from nobody (and hold the trainer's stdout).
+    if os.getppid() != trainer_pid:
+        os._exit(0)
 
 
-def heartbeating(fit: Callable[[dict[str, Any], Callable[[Any], None]], Any]) -> Callable[[dict[str, Any]], Any]:
-    def run(inp: dict[str, Any]) -> Any:
-        latest: list[Any] = [{"stage": "start"}]
-        stop = threading.Event()
-
-        def beat(details: Any) -> None:
-            latest[0] = details
-            activity.heartbeat(details)
-
-        def tick() -> None:
-            while not stop.wait(HEARTBEAT_EVERY_S):
-                try:
-                    activity.heartbeat(latest[0])
-                except Exception:  # the activity ended meanwhile
-                    return
-
-        # The activity context lives in contextvars: the ticker runs in a copy of this thread's.
-        ticker = threading.Thread(target=contextvars.copy_context().run, args=(tick,), daemon=True, name="fit-heartbeat")
-        ticker.start()
-        try:
-            return fit(inp, beat)
-        finally:
-            stop.set()
-
-    return run
+def _pool_process_init(trainer_pid: int) -> None:
+    _child_of_trainer(trainer_pid)
+    # The activities with everything they import (torch, LightGBM, XGBoost: seconds), before the first
+    # activity: a probe with a 5 s heartbeat timeout must not wait for torch to load.
+    import models.activities  # noqa: F401
 
 
-def build_activities(store: ArtifactStore) -> dict[str, Callable[..., Any]]:
-    @activity.defn(name="verifyProbe")
-    @permanent_errors
-    def verify_probe_activity(inp: dict[str, Any]) -> dict[str, Any]:
-        return verify_probe(store, inp, activity.info().attempt, activity.heartbeat, time.sleep)
+def _started(barrier: Any) -> int:
+    """A warm-up task: returns once every pool process is up (one task per process, by the barrier)."""
+    barrier.wait(timeout=600)
+    return os.getpid()
 
-    # Model fits (models/fit.py): statistical and tree models (incl. xgboost) on the train-cpu queue,
-    # neural nets (lstm, lstm_jump, bilstm_attn, sph_net) on the gpu queue. A kind sent to the wrong
-    # one, a missing column or too few rows is a FitError (a ValueError), hence non-retryable; a
-    # re-run after a worker death simply fits again.
-    @activity.defn(name="fitModel")
-    @permanent_errors
-    def fit_model_activity(inp: dict[str, Any]) -> dict[str, Any]:
-        return heartbeating(lambda i, beat: fit_model(store, i, beat, activity_name="fitModel"))(inp)
 
-    @activity.defn(name="fitNeuralModel")
-    @permanent_errors
-    def fit_neural_model_activity(inp: dict[str, Any]) -> dict[str, Any]:
-        return heartbeating(lambda i, beat: fit_model(store, i, beat, activity_name="fitNeuralModel", device=pick_device()))(inp)
-
-    return {"verifyProbe": verify_probe_activity, "fitModel": fit_model_activity,
-            "fitNeuralModel": fit_neural_model_activity}
+def start_pool(mp: Any, manager: multiprocessing.managers.SyncManager, n: int) -> concurrent.futures.ProcessPoolExecutor:
+    """The fit processes, started and their imports done before the trainer polls: a process still
+    importing torch when its first activity arrives would miss a short heartbeat timeout (5 s)."""
+    executor = concurrent.futures.ProcessPoolExecutor(max_workers=n, mp_context=mp, initializer=_pool_process_init,
+                                                      initargs=(os.getpid(),))
+    barrier = manager.Barrier(n)  # type: ignore[attr-defined]
+    pids = {f.result() for f in [executor.submit(_started, barrier) for _ in range(n)]}
+    assert len(pids) == n, f"warm-up ran on {len(pids)} of {n} fit processes"
+    return executor
 
 
 async def run(args: argparse.Namespace) -> None:
+    from models.activities import ACTIVITIES
+    from models.fit import check_kinds
+    from models.probe import pick_device
+
     settings = Settings.from_env()
-    store = ArtifactStore.from_settings(settings)
-    activities = build_activities(store)
+    activities = ACTIVITIES
     catalog = load_catalog()
     check_implementations(catalog, set(activities))
     check_kinds()
@@ -124,12 +100,22 @@ async def run(args: argparse.Namespace) -> None:
     client = await Client.connect(settings.temporal_address, namespace=settings.namespace, tls=tls)
 
     by_role = python_activities(catalog)
-    executor = concurrent.futures.ThreadPoolExecutor(max_workers=args.concurrency)
+    served = [(role, sorted(n for n, r in by_role.items() if r == role)) for role in roles]
+    served = [(role, names) for role, names in served if names]
+    # One process per activity slot over all queues served: a task a worker accepts starts at once
+    # (a task queued behind others in the executor would send no heartbeat and time out), and fits
+    # run in parallel, one per process (models/activities.py says why not threads). `spawn`, not
+    # fork: the trainer's own threads (Temporal's core, the event loop) must not be copied.
+    mp = multiprocessing.get_context("spawn")
+    # Heartbeats and cancellation cross to the fit processes through a manager process.
+    manager = multiprocessing.managers.SyncManager(ctx=mp)
+    manager.start(initializer=_child_of_trainer, initargs=(os.getpid(),))
+    n = max(1, args.concurrency * len(served))
+    executor = await asyncio.get_running_loop().run_in_executor(None, start_pool, mp, manager, n)
+    print(f"volcast trainer: {n} fit processes", flush=True)
+    shared_state = SharedStateManager.create_from_multiprocessing(manager)
     workers = []
-    for role in roles:
-        names = sorted(n for n, r in by_role.items() if r == role)
-        if not names:
-            continue
+    for role, names in served:
         queue = settings.queue(role)
         workers.append(
             Worker(
@@ -137,8 +123,9 @@ async def run(args: argparse.Namespace) -> None:
                 task_queue=queue,
                 activities=[activities[n] for n in names],
                 activity_executor=executor,
+                shared_state_manager=shared_state,
                 max_concurrent_activities=args.concurrency,
-                graceful_shutdown_timeout=__import__("datetime").timedelta(seconds=10),
+                graceful_shutdown_timeout=datetime.timedelta(seconds=10),
             )
         )
         print(f"volcast trainer: serving {queue} ({', '.join(names)}) on {device}", flush=True)
@@ -156,6 +143,7 @@ async def run(args: argparse.Namespace) -> None:
         await stop.wait()
         print("volcast trainer: shutting down", flush=True)
     executor.shutdown(wait=False, cancel_futures=True)
+    manager.shutdown()
     print("volcast trainer: stopped", flush=True)
 
 
@@ -163,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="volcast worker train")
     p.add_argument("--gpu-on-cpu", action="store_true", help="serve the GPU queue on CPU (development, CI)")
     p.add_argument("--only", choices=["trainCpu", "gpu"], help="serve only this queue role")
-    p.add_argument("--concurrency", type=int, default=2, help="activities run at once (default 2)")
+    p.add_argument("--concurrency", type=int, default=2, help="activities run at once per queue served, each in its own process (default 2)")
     args = p.parse_args(argv)
     try:
         asyncio.run(run(args))

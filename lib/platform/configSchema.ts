@@ -54,8 +54,15 @@ const walkForward = z
     embargoBars: z.number().int().nonnegative(),
     /** Anchor `folds` test windows at the end of the data instead of tiling from the start (the last is the holdout). */
     folds: z.number().int().min(2, 'at least 2: the validation folds choose, the last (the holdout) judges; one fold cannot do both').optional(),
+    /** Tiled folds: the first test window starts on this UTC date or later (the same windows for every series). */
+    testFrom: z
+      .string()
+      .refine((d) => /^\d{4}-\d{2}-\d{2}$/.test(d) && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
+        'expected a calendar date YYYY-MM-DD (UTC), e.g. 2020-01-01')
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((w) => !(w.folds && w.testFrom), { message: 'testFrom tiles test windows from a date; folds anchors them at the end of the data: use one', path: ['testFrom'] });
 
 /** The read API and dashboard (volcast serve). Env overrides: VOLCAST_API_HOST, VOLCAST_API_PORT (lib/api/settings.ts). */
 export const apiSchema = z

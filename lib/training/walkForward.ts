@@ -44,7 +44,9 @@ export function servingWindow(spec: WalkForwardSpec, opts: SpanOptions): Serving
 /**
  * Folds over [firstTs, lastTs] (the first and last bar of the feature set). Test windows are full
  * (testBars long) and tile forward by stepBars; the last one ends at or before the last bar whose
- * target is known.
+ * target is known. The first starts after firstTrainBars of history, and not before testFrom (on the
+ * bar grid) when the protocol names a date: series that start at different dates are then judged
+ * on the same windows.
  */
 export function planFolds(spec: WalkForwardSpec, opts: SpanOptions): Fold[] {
   const h = horizonBarsOf(opts.target);
@@ -53,6 +55,10 @@ export function planFolds(spec: WalkForwardSpec, opts: SpanOptions): Fold[] {
   const lastKnownEnd = opts.lastTs - h * opts.barMs + opts.barMs;
   const folds: Fold[] = [];
   let testStart = opts.firstTs + spec.firstTrainBars * opts.barMs;
+  if (spec.testFrom) {
+    const from = Date.parse(`${spec.testFrom}T00:00:00Z`);
+    if (from > testStart) testStart = opts.firstTs + Math.ceil((from - opts.firstTs) / opts.barMs) * opts.barMs;
+  }
   while (testStart + spec.testBars * opts.barMs <= lastKnownEnd) {
     const trainStart = spec.window === 'expanding' ? opts.firstTs : testStart - spec.firstTrainBars * opts.barMs;
     folds.push({
@@ -65,7 +71,9 @@ export function planFolds(spec: WalkForwardSpec, opts: SpanOptions): Fold[] {
   }
   if (!folds.length) {
     throw new TrainingInputError(
-      `not enough history for one fold: need ${spec.firstTrainBars + spec.testBars + h} bars, have ${Math.floor((opts.lastTs - opts.firstTs) / opts.barMs) + 1}`,
+      spec.testFrom && testStart > opts.firstTs + spec.firstTrainBars * opts.barMs
+        ? `not enough history for one fold: the first test window starts at testFrom ${spec.testFrom} and needs ${spec.testBars + h} bars from there; the data ends ${new Date(opts.lastTs).toISOString()}`
+        : `not enough history for one fold: need ${spec.firstTrainBars + spec.testBars + h} bars, have ${Math.floor((opts.lastTs - opts.firstTs) / opts.barMs) + 1}`,
     );
   }
   folds[folds.length - 1]!.holdout = true;

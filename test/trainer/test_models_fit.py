@@ -20,7 +20,7 @@ from feature_fixture import DAY, FEATURE_COLUMNS, HOUR, build_features, load_can
 from models.fit import CPU_KINDS, NEURAL_KINDS, fit_model
 from models.settings import Settings
 from models.store import ArtifactStore
-from workers.trainer import build_activities
+from models.activities import build_activities
 
 # The kinds of issue 5 (the newer ones, on other inputs, are in test_neural_fit.py).
 KINDS = ("persistence", "ewma", "har_rv", "log_har", "har_x", "garch", "lightgbm", "lstm")

@@ -16,7 +16,7 @@ from feature_fixture import NEURAL_COLUMNS, PRICE_COLUMNS
 from models.fit import CPU_KINDS, NEURAL_KINDS, fit_model
 from test_models_fit import (DAY, HOUR, H, TEST_START, TARGETS, card_inputs, features, fit_input,  # noqa: F401
                              frame, load_card, put_frame, qlike, run_activity, store)
-from workers.trainer import build_activities
+from models.activities import ACTIVITIES, build_activities
 
 NEW_KINDS = ("xgboost", "lstm_jump", "bilstm_attn", "sph_net")
 SIGMA_KINDS = ("bilstm_attn", "sph_net")
@@ -212,8 +212,9 @@ def test_activities_route_new_kinds_and_fail_permanently(store, frame, features)
 
 
 def test_concurrent_neural_fits_in_one_worker_give_the_sequential_models(store, frame, features):
-    """The worker runs activities in a thread pool; PyTorch's RNG is process-global, so neural fits
-    take turns. Two seeds fitted at once must give exactly the models they give one at a time."""
+    """Fits in threads of one process (build_activities, the CLI's local runs); PyTorch's RNG is
+    process-global, so neural fits take turns. Two seeds fitted at once must give exactly the models
+    they give one at a time."""
     import concurrent.futures
 
     target = "target_gk_1h"
@@ -222,5 +223,30 @@ def test_concurrent_neural_fits_in_one_worker_give_the_sequential_models(store, 
         together = list(pool.map(lambda i: fit_model(store, i, lambda _: None, device="cpu"), inputs))
     alone = [fit_model(store, neural_input("lstm", target, features, f"-seq-{s}", seed=s), lambda _: None, device="cpu")
              for s in (11, 12)]
+    assert [r["modelRef"]["sha256"] for r in together] == [r["modelRef"]["sha256"] for r in alone]
+    assert together[0]["modelRef"]["sha256"] != together[1]["modelRef"]["sha256"]
+
+
+def _in_activity(fn: Any, inp: dict[str, Any]) -> dict[str, Any]:
+    """Runs in a pool process: the activity function as the trainer's process pool receives it."""
+    from temporalio.testing import ActivityEnvironment
+    return ActivityEnvironment().run(fn, inp)
+
+
+def test_fits_in_worker_processes_give_the_sequential_models(store, frame, features):
+    """The trainer runs each fit in its own process (workers/trainer.py, a spawn pool): the activity
+    functions travel to the pool by reference, build their store from the environment, and two
+    seeds fitted at once in two processes give exactly the models one process gives one at a time."""
+    import concurrent.futures
+    import multiprocessing
+
+    target = "target_gk_1h"
+    inputs = [neural_input("lstm", target, features, f"-proc-{s}", seed=s) for s in (21, 22)]
+    fn = ACTIVITIES["fitNeuralModel"]
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        together = list(pool.map(_in_activity, [fn, fn], inputs))
+    alone = [fit_model(store, neural_input("lstm", target, features, f"-seq-{s}", seed=s), lambda _: None, device="cpu")
+             for s in (21, 22)]
+    assert [r["reused"] for r in together] == [False, False]
     assert [r["modelRef"]["sha256"] for r in together] == [r["modelRef"]["sha256"] for r in alone]
     assert together[0]["modelRef"]["sha256"] != together[1]["modelRef"]["sha256"]

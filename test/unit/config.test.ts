@@ -70,6 +70,11 @@ describe('config', () => {
     for (const p of ['symbols.1', 'timeframes.0', 'schedules.score.cron', 'protocols.a.walkForward.testBars', '(root)']) {
       assert.ok(paths.includes(p), `missing ${p} in ${paths.join(', ')}`);
     }
+    for (const [testFrom, extra] of [['2020-13-01', {}], ['2020-02-30', {}], ['1 Jan 2020', {}], ['2020-01-01', { folds: 3 }]] as const) {
+      const wf = structuredClone(volcastConfig) as unknown as Record<string, any>;
+      Object.assign(wf.protocols.b.walkForward, { testFrom, ...extra });
+      assert.deepEqual(issuePaths(() => parseConfig(wf)), ['protocols.b.walkForward.testFrom'], testFrom);
+    }
     const dup = structuredClone(volcastConfig) as unknown as Record<string, any>;
     dup.taskQueues.gpu = 'volcast-cpu';
     assert.deepEqual(issuePaths(() => parseConfig(dup)), ['taskQueues']);

@@ -71,6 +71,26 @@ describe('walk-forward folds', () => {
     assert.throws(() => fitIndex(plan, 'z', 0), /spec z is not in the plan/);
   });
 
+  it('testFrom: series that start on other dates are judged on the same test windows, from that date', () => {
+    const spec = { firstTrainBars: 100, testBars: 24, stepBars: 24, window: 'expanding' as const, embargoBars: 24, testFrom: '2024-01-10' };
+    const from = Date.UTC(2024, 0, 10);
+    const lastTs = from + 100 * H;
+    const early = planFolds(spec, { firstTs: t0, lastTs, barMs: H, target: 'target_rv_24h' });
+    const late = planFolds(spec, { firstTs: t0 + 5 * H, lastTs, barMs: H, target: 'target_rv_24h' });
+    assert.deepEqual(early.map((f) => f.test), late.map((f) => f.test));
+    assert.equal(early[0]!.test.startTs, from);
+    assert.deepEqual(early.map((f) => (f.test.startTs - from) / H), [0, 24, 48]);
+    for (const f of early) assert.equal(f.train.endTs, f.test.startTs - 24 * H);
+    // A series that starts too late for firstTrainBars before testFrom starts its tests later, as without it.
+    const young = planFolds(spec, { firstTs: from - 50 * H, lastTs: from + 200 * H, barMs: H, target: 'target_gk_1h' });
+    assert.equal(young[0]!.test.startTs, from + 50 * H);
+    // Off the bar grid: the first bar at or after the date.
+    const offGrid = planFolds(spec, { firstTs: t0 + 30 * 60_000, lastTs, barMs: H, target: 'target_gk_1h' });
+    assert.equal(offGrid[0]!.test.startTs, from + 30 * 60_000);
+    assert.throws(() => planFolds(spec, { firstTs: t0, lastTs: from + 10 * H, barMs: H, target: 'target_rv_24h' }),
+      /the first test window starts at testFrom 2024-01-10 and needs 48 bars from there/);
+  });
+
   it('refuses to plan without enough history, saying how much is needed', () => {
     const spec = { firstTrainBars: 100, testBars: 24, stepBars: 24, window: 'expanding' as const, embargoBars: 0 };
     assert.throws(() => planFolds(spec, { firstTs: t0, lastTs: t0 + 50 * H, barMs: H, target: 'target_gk_1h' }), /need 125 bars, have 51/);
