@@ -69,10 +69,24 @@ export const volcastConfig = {
   // recent missed hour is worth scoring, older forecasts are stale by the time they would run.
   // Training runs daily at 00:30; SKIP because two trainings at once would race for promotion, and
   // a 6h catch-up lets a short outage still retrain the same day.
+  // Housekeeping runs daily at 03:45, away from the training's start; SKIP because one run at a
+  // time suffices (a second would plan the same deletions); a 12h catch-up: any time of day will do.
   schedules: {
     score: { cron: '5 * * * *', paused: false, overlap: 'SKIP', catchupWindow: '1h' },
     train: { cron: '30 0 * * *', paused: false, overlap: 'SKIP', catchupWindow: '6h' },
+    housekeeping: { cron: '45 3 * * *', paused: false, overlap: 'SKIP', catchupWindow: '12h' },
   },
+  // Retention (volcast data cleanup and the housekeeping schedule; docs/design.md, Retention). Kept
+  // always: what a current champion or any champion-history record names (its model, run, and for
+  // the current one its feature set: rollback and the read API need them), predictions, the registry,
+  // candle manifests and the partitions they name. Beyond that:
+  // - grace: nothing younger is deleted. An in-flight train's plan and fits, or a score's feature
+  //   set, are referenced only once the run finishes; 48h covers the longest training by far.
+  // - keepTrainRuns: the last 3 evaluated runs per series × target keep their fits and feature set
+  //   (the next run reuses the newest one's fits; older ones let a report be re-checked).
+  // - historyFeatureSets: false: a past champion's feature set only reproduces that fit; scoring
+  //   after a rollback builds fresh features. One per day and series would otherwise be kept forever.
+  housekeeping: { grace: '48h', keepTrainRuns: 3, historyFeatureSets: false },
   // A forecast from data older than this fails clearly instead of pretending to be current. The
   // bar that just closed may reach the exchange's API a little late: scoring re-ingests every 30 s
   // for up to 10 minutes before it gives up on that bar (the next hourly run scores the next one).

@@ -11,6 +11,7 @@ import { probeActivities } from './probe';
 import { scoreActivities } from './score';
 import { trainingActivities } from './training';
 import { promotionActivities } from './promotion';
+import { housekeepingActivities } from './housekeeping';
 
 export function createActivities(store: ArtifactStore, cfg: VolcastConfig = loadConfig()): TsActivities {
   return {
@@ -21,6 +22,7 @@ export function createActivities(store: ArtifactStore, cfg: VolcastConfig = load
     ...trainingActivities(store),
     ...promotionActivities(store),
     ...scoreActivities(store),
+    ...housekeepingActivities(store),
   };
 }
 

@@ -1,4 +1,4 @@
-/** `volcast data …`: backfill (a workflow on the cluster), import files, lake status, the replay exchange. */
+/** `volcast data …`: backfill (a workflow on the cluster), import files, lake status, the replay exchange, cleanup (housekeeping). */
 import { ApplicationFailure, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { BackfillInput } from '../contracts/types';
@@ -19,6 +19,7 @@ import { ackFlags, qualityFlags } from '../lib/candles/quality';
 import { layout } from '../lib/platform/layout';
 import { CandleInputError } from '../lib/platform/errors';
 import { backfill } from '../workflows';
+import { cleanupCommand } from './cleanup';
 
 function parseDate(what: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -211,6 +212,13 @@ export function registerData(program: Command): void {
     .option('--timeframe <tf>', 'default: the first configured')
     .option('--exchange <id>', 'default: the first configured')
     .action(async (opts) => ackCommand(loadConfigOrExit(), opts));
+  data
+    .command('cleanup')
+    .description('housekeeping now: delete what the retention policy (temporal.config.ts housekeeping) no longer keeps; prints what is deleted and what is kept, and why')
+    .option('--dry-run', 'plan only: print what would be deleted, delete nothing')
+    .option('--now <date>', 'the clock ages are judged against (default: now); a later one ages everything, so use it on test stacks only')
+    .option('--no-worker-check', 'start even if no worker polls volcast-cpu (it waits for one)')
+    .action(async (opts: { dryRun?: boolean; now?: string; workerCheck: boolean }) => cleanupCommand(loadConfigOrExit(), { dryRun: opts.dryRun, now: parseDate('now', opts.now), workerCheck: opts.workerCheck }));
   data
     .command('replay')
     .description('run the exchange replay server (Binance spot REST from ../shared/data) in the foreground, on loopback')

@@ -53,8 +53,8 @@ export async function runDemo(cfgIn: VolcastConfig, opts: DemoOptions = {}): Pro
 
     // 3. Schedules, paused: the replay's data is historical, so an hourly run against the real clock
     //    would (rightly) fail as stale. `volcast schedules unpause score` against a live exchange.
-    await applySchedules(client, { ...cfg, schedules: { score: { ...cfg.schedules.score, paused: true }, train: { ...cfg.schedules.train, paused: true } } });
-    console.log('schedules volcast-score (hourly) and volcast-train (daily) applied, paused for the historical demo data');
+    await applySchedules(client, { ...cfg, schedules: { score: { ...cfg.schedules.score, paused: true }, train: { ...cfg.schedules.train, paused: true }, housekeeping: { ...cfg.schedules.housekeeping, paused: true } } });
+    console.log('schedules volcast-score (hourly), volcast-train and volcast-housekeeping (daily) applied, paused for the historical demo data');
 
     // 4. Score: the champion's forecast for the newest closed bar, 5 minutes after it closed.
     await runScore(client, cfg, scoreInput(cfg, { symbols, targets: train.protocol.targets, now: now + 5 * 60_000 }), `demo-score-${stamp}-${Date.now()}`);

@@ -7,6 +7,7 @@
 import catalogJson from './activities.json';
 import type { QueueRole } from '../temporal.config';
 import type {
+  ApplyHousekeepingInput, ApplyHousekeepingResult, PlanHousekeepingInput, PlanHousekeepingResult,
   BuildFeaturesInput, BuildFeaturesResult, ChampionRecord, CommitServingInput, CommitServingResult, DecideInput, Decision, EvaluateRequest, EvaluateResult, FitInput,
   FitRequest, FitResult, IngestInput, IngestResult, PlanTrainingInput, ScoreLatestInput, ScoreLatestResult, Series, TrainingPlan, VerifyProbeInput, VerifyProbeResult,
   WriteProbeInput, WriteProbeResult,
@@ -70,6 +71,10 @@ export interface TsActivities {
   /** Parity of the serving fit, then the champion written (or held) and decision.json. */
   commitServing(input: CommitServingInput): Promise<CommitServingResult>;
   scoreLatest(input: ScoreLatestInput): Promise<ScoreLatestResult>;
+  /** Housekeeping's deletion plan, written to housekeeping/{planId}/plan.json (lib/housekeeping). */
+  planHousekeeping(input: PlanHousekeepingInput): Promise<PlanHousekeepingResult>;
+  /** Deletes what the plan names and a fresh plan at the same clock still deletes. */
+  applyHousekeeping(input: ApplyHousekeepingInput): Promise<ApplyHousekeepingResult>;
 }
 
 /** The activities of the Python trainer (workers/trainer.py; catalog language "python"). */

@@ -825,3 +825,73 @@ export interface PlatformRoundTripResult {
   written: WriteProbeResult;
   verified: VerifyProbeResult;
 }
+
+// ---- Housekeeping (lib/housekeeping, docs/design.md Retention) ----
+/** The retention policy (temporal.config.ts housekeeping), resolved into each run's input. */
+export interface RetentionPolicy {
+  /** Objects younger than this (ms, against the run's clock) are never deleted: an in-flight run's objects are not referenced yet. */
+  graceMs: number;
+  /** Evaluated train runs kept per series × target, newest first (with their models and feature set). */
+  keepTrainRuns: number;
+  /** Keep the feature set each champion-history record names too (its model and run are always kept). */
+  historyFeatureSets: boolean;
+}
+
+/** What housekeeping may delete, by group: a model, a feature set, a run, one candle partition, an old housekeeping plan. */
+export type HousekeepingKind = 'model' | 'featureSet' | 'run' | 'candlePartition' | 'housekeepingPlan';
+
+export interface HousekeepingTally {
+  groups: number;
+  objects: number;
+  bytes: number;
+}
+
+/** A plan's totals: small at any bucket size (the groups and keys are in the plan object). */
+export interface HousekeepingSummary {
+  planId: string;
+  /** The clock the plan judged ages against (ms). */
+  asOf: number;
+  listed: { objects: number; bytes: number };
+  /** What the plan deletes, per kind. */
+  delete: { kind: HousekeepingKind; reason: string; tally: HousekeepingTally }[];
+  /** What it keeps, per kind and reason. */
+  keep: { kind: string; reason: string; tally: HousekeepingTally }[];
+}
+
+export interface PlanHousekeepingInput {
+  planId: string;
+  asOf: number;
+  policy: RetentionPolicy;
+}
+
+export interface PlanHousekeepingResult {
+  /** housekeeping/{planId}/plan.json: every group with its reason, the keys to delete. */
+  planRef: ObjectRef;
+  summary: HousekeepingSummary;
+}
+
+export interface ApplyHousekeepingInput {
+  planRef: ObjectRef;
+}
+
+export interface ApplyHousekeepingResult {
+  /** Deleted now, per kind. */
+  deleted: { kind: HousekeepingKind; tally: HousekeepingTally }[];
+  /** Planned but kept after all: re-planned at apply time, they were referenced or written since (with why). */
+  spared: { kind: HousekeepingKind; reason: string; objects: number }[];
+}
+
+export interface HousekeepingInput {
+  policy: RetentionPolicy;
+  /** Plan only: write the plan, delete nothing. */
+  dryRun: boolean;
+  /** The clock ages are judged against (ms); default: the run's start time. */
+  now?: number;
+}
+
+export interface HousekeepingResult {
+  dryRun: boolean;
+  planRef: ObjectRef;
+  summary: HousekeepingSummary;
+  applied: ApplyHousekeepingResult | null;
+}

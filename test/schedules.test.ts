@@ -23,11 +23,11 @@ describe('schedules (real Temporal dev server)', () => {
   it('apply creates the declared schedules, then updates them idempotently', async () => {
     assert.deepEqual(
       (await applySchedules(client, cfg, prefix)).map((r) => r.action),
-      ['created', 'created'],
+      ['created', 'created', 'created'],
     );
     assert.deepEqual(
       (await applySchedules(client, cfg, prefix)).map((r) => r.action),
-      ['updated', 'updated'],
+      ['updated', 'updated', 'updated'],
     );
     const d = await client.schedule.getHandle(`${prefix}-score`).describe();
     assert.equal(d.policies.overlap, 'SKIP');
@@ -49,8 +49,13 @@ describe('schedules (real Temporal dev server)', () => {
       ['bilstm_attn', 'ewma', 'garch', 'har_rv', 'har_x', 'lightgbm', 'log_har', 'lstm', 'lstm_jump', 'persistence', 'sph_net', 'xgboost'],
     );
     assert.deepEqual(trainArgs.protocol.ensembles.map((e) => e.name), ['ens_equal', 'ens_qlike']);
+    // Daily housekeeping with the config's retention policy, resolved into its input.
+    const h = await client.schedule.getHandle(`${prefix}-housekeeping`).describe();
+    assert.equal(h.action.type === 'startWorkflow' && h.action.workflowType, 'housekeeping');
+    assert.deepEqual((h.action.type === 'startWorkflow' ? (h.action.args ?? []) : [])[0], { policy: { graceMs: 48 * 3_600_000, keepTrainRuns: cfg.housekeeping.keepTrainRuns, historyFeatureSets: cfg.housekeeping.historyFeatureSets }, dryRun: false });
+    assert.equal(h.info.nextActionTimes[0]!.getUTCHours(), 3);
     const rows = await listSchedules(client, prefix);
-    assert.deepEqual(rows.map((r) => r.id), [`${prefix}-score`, `${prefix}-train`]);
+    assert.deepEqual(rows.map((r) => r.id), [`${prefix}-housekeeping`, `${prefix}-score`, `${prefix}-train`]);
   });
 
   it('pause and unpause are visible in describe', async () => {

@@ -4,3 +4,4 @@ export * from './backfill';
 export * from './features';
 export * from './train';
 export * from './score';
+export * from './housekeeping';

@@ -4,8 +4,9 @@
  * read config, so everything a run decides with (protocol, promotion gates, scoring limits) is
  * resolved here into its input: a run's decisions depend on its input alone, and the Web UI shows it.
  */
-import type { BackfillInput, ScoreInput, Series, TrainInput } from '../../contracts/types';
+import type { BackfillInput, HousekeepingInput, RetentionPolicy, ScoreInput, Series, TrainInput } from '../../contracts/types';
 import type { VolcastConfig } from '../platform/config';
+import { durationMs } from '../platform/configSchema';
 import { resolveProtocol } from '../training/protocols';
 
 /** The exchange runs use when none is named: the first configured one. */
@@ -101,4 +102,14 @@ export function backfillInput(cfg: VolcastConfig, opts: BackfillOptions): Backfi
     ...(opts.now !== undefined ? { now: opts.now } : {}),
     ...(opts.refetch !== undefined ? { refetch: opts.refetch } : {}),
   };
+}
+
+/** The retention policy of temporal.config.ts housekeeping, in the units the planner reads. */
+export function retentionPolicy(cfg: VolcastConfig): RetentionPolicy {
+  const h = cfg.housekeeping;
+  return { graceMs: durationMs(h.grace), keepTrainRuns: h.keepTrainRuns, historyFeatureSets: h.historyFeatureSets };
+}
+
+export function housekeepingInput(cfg: VolcastConfig, opts: { dryRun?: boolean; now?: number } = {}): HousekeepingInput {
+  return { policy: retentionPolicy(cfg), dryRun: opts.dryRun ?? false, ...(opts.now !== undefined ? { now: opts.now } : {}) };
 }

@@ -1,13 +1,20 @@
 /**
- * The Temporal Schedules declared in temporal.config.ts: hourly scoring and daily training.
+ * The Temporal Schedules declared in temporal.config.ts: hourly scoring, daily training and housekeeping.
  * `applySchedules` is idempotent: it creates what is missing and updates what exists to match.
  */
 import { ScheduleNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import type { VolcastConfig } from '../platform/config';
-import { scoreInput, trainInput } from './inputs';
+import { housekeepingInput, scoreInput, trainInput } from './inputs';
 
-export type ScheduleName = 'score' | 'train';
+export type ScheduleName = keyof VolcastConfig['schedules'];
+export const SCHEDULE_NAMES: ScheduleName[] = ['score', 'train', 'housekeeping'];
+
+function argsOf(cfg: VolcastConfig, name: ScheduleName): unknown[] {
+  if (name === 'score') return [scoreInput(cfg)];
+  if (name === 'train') return [trainInput(cfg, { protocol: 'scheduled' })];
+  return [housekeepingInput(cfg)];
+}
 
 export interface ScheduleSpec {
   name: ScheduleName;
@@ -22,14 +29,14 @@ export interface ScheduleSpec {
 
 /** The workflow input each schedule starts with, derived from config (workflow code cannot read it). */
 export function scheduleSpecs(cfg: VolcastConfig, idPrefix = 'volcast'): ScheduleSpec[] {
-  return (['score', 'train'] as const).map((name) => {
+  return SCHEDULE_NAMES.map((name) => {
     const s = cfg.schedules[name];
     return {
       name,
       scheduleId: `${idPrefix}-${name}`,
       workflowType: name,
       // The workflow type by name: lib/ never imports workflow code (the CLI starts runs by reference).
-      args: [name === 'score' ? scoreInput(cfg) : trainInput(cfg, { protocol: 'scheduled' })],
+      args: argsOf(cfg, name),
       cron: s.cron,
       paused: s.paused,
       overlap: s.overlap,

@@ -36,7 +36,29 @@ const cron = z.string().superRefine((v, ctx) => {
     ctx.addIssue({ code: 'custom', message: `invalid cron expression ${JSON.stringify(v)}: ${err instanceof Error ? err.message : String(err)}` });
   }
 });
-const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 30m, 1h, 2d');
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const duration = z.string().regex(DURATION, 'expected a duration such as 30m, 1h, 2d');
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A config duration ("30m", "48h", "2d") in ms. */
+export function durationMs(v: string): number {
+  const m = DURATION.exec(v);
+  if (!m) throw new RangeError(`expected a duration such as 30m, 1h, 2d, got ${JSON.stringify(v)}`);
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}
+
+// An in-flight run's objects are referenced only once it is evaluated (a train's plan.json and fits
+// before its metrics.json; a score's feature set before its forecast): nothing younger than the
+// grace period is deleted. Six hours is the floor (a fit may run that long: contracts/activities.json);
+// the grace should exceed the longest a whole training takes.
+const MIN_GRACE = '6h';
+const retention = z
+  .object({
+    grace: duration.refine((v) => !DURATION.test(v) || durationMs(v) >= durationMs(MIN_GRACE), `must be at least ${MIN_GRACE}: a run in flight (a fit may run 6 hours) has objects nothing references yet`),
+    keepTrainRuns: z.number().int().min(1, 'at least 1: the newest evaluated run of each series × target holds the fits the next run reuses').max(1000),
+    historyFeatureSets: z.boolean(),
+  })
+  .strict();
 const schedule = z
   .object({
     cron,
@@ -122,7 +144,9 @@ export const configSchema = z
       })
       .strict(),
     targets: z.array(z.enum(TRAINABLE_TARGETS)).min(1),
-    schedules: z.object({ score: schedule, train: schedule }).strict(),
+    schedules: z.object({ score: schedule, train: schedule, housekeeping: schedule }).strict(),
+    /** What housekeeping (volcast data cleanup, the daily schedule) keeps; docs/design.md Retention. */
+    housekeeping: retention,
     scoring: z
       .object({
         maxDataAgeMinutes: z.number().int().positive(),

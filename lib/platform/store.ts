@@ -17,6 +17,14 @@ export { IntegrityError, MissingObjectError, WriteConflictError };
 
 export type { ObjectRef };
 
+/** One object of a listing. */
+export interface ListedObject {
+  key: string;
+  size: number;
+  /** When it was last written (ms since the epoch, the store's clock). */
+  lastModified: number;
+}
+
 /** What a key holds now, read in one GET: the bytes, their reference and the ETag a conditional put names. */
 export interface CurrentObject {
   ref: ObjectRef;
@@ -271,16 +279,33 @@ export class ArtifactStore {
     return this.cachePath(current.ref.sha256);
   }
 
-  async list(prefix: string): Promise<{ key: string; size: number }[]> {
-    const out: { key: string; size: number }[] = [];
+  /** Every object under `prefix`, by key: its size and when it was last written (ms, the server's clock). */
+  async list(prefix: string): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
     const stream = this.client.listObjectsV2(this.bucket, prefix, true);
-    for await (const item of stream as AsyncIterable<{ name?: string; size: number }>) {
-      if (item.name) out.push({ key: item.name, size: item.size });
+    for await (const item of stream as AsyncIterable<{ name?: string; size: number; lastModified?: Date }>) {
+      if (item.name) out.push({ key: item.name, size: item.size, lastModified: item.lastModified ? item.lastModified.getTime() : 0 });
     }
     return out.sort((a, b) => a.key.localeCompare(b.key));
   }
 
   async remove(key: string): Promise<void> {
     await this.client.removeObject(this.bucket, key);
+  }
+
+  /**
+   * Deletes the keys (S3 multi-object delete, 1000 a request). A key that does not exist counts as
+   * deleted (S3 answers so), which makes a repeated delete idempotent; any other per-key error fails.
+   */
+  async removeMany(keys: string[]): Promise<void> {
+    if (!keys.length) return;
+    // minio-js 8 answers with the <Error> elements of the reply only (its type says { Error: … }; both read here).
+    type DeleteError = { Code?: string; Message?: string; Key?: string };
+    const answers = (await this.client.removeObjects(this.bucket, keys)) as unknown as (DeleteError & { Error?: DeleteError })[];
+    const failed = answers
+      .map((a) => a?.Error ?? a)
+      .filter((e): e is DeleteError => Boolean(e?.Code) && e.Code !== 'NoSuchKey')
+      .map((e) => `${e.Key ?? '?'}: ${e.Code} ${e.Message ?? ''}`.trim());
+    if (failed.length) throw new Error(`could not delete ${failed.length} of ${keys.length} object(s) from ${this.bucket}: ${failed.slice(0, 5).join('; ')}`);
   }
 }

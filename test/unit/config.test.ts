@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, parseConfig } from '../../lib/platform/config';
 import { volcastConfig } from '../../temporal.config';
+import { durationMs } from '../../lib/platform/configSchema';
+import { retentionPolicy } from '../../lib/orchestration/inputs';
 
 const noEnv = {};
 
@@ -89,5 +91,36 @@ describe('config', () => {
       assert.match(err.message, /minio\.port/);
       assert.match(err.message, /temporal\.uiPort/);
     }
+  });
+});
+
+describe('the retention policy (housekeeping)', () => {
+  const paths = (change: (h: Record<string, unknown>) => void) => {
+    const c = structuredClone(volcastConfig) as unknown as Record<string, any>;
+    change(c.housekeeping);
+    try {
+      parseConfig(c);
+      return [];
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.issues.map((i) => `${i.path}: ${i.message}`);
+    }
+  };
+
+  it('the declared policy loads and resolves into the planner\'s units', () => {
+    const cfg = parseConfig(structuredClone(volcastConfig));
+    assert.deepEqual(retentionPolicy(cfg), { graceMs: 48 * 3_600_000, keepTrainRuns: 3, historyFeatureSets: false });
+    assert.equal(durationMs('90m'), 5_400_000);
+    assert.equal(durationMs('2d'), 172_800_000);
+  });
+
+  it('a bad value names its field', () => {
+    assert.match(paths((h) => (h.grace = '2 days')).join(), /^housekeeping\.grace: expected a duration/);
+    assert.match(paths((h) => (h.grace = '1h')).join(), /^housekeeping\.grace: must be at least 6h/);
+    assert.match(paths((h) => (h.keepTrainRuns = 0)).join(), /^housekeeping\.keepTrainRuns: at least 1/);
+    assert.match(paths((h) => (h.keepTrainRuns = 2.5)).join(), /^housekeeping\.keepTrainRuns: /);
+    assert.match(paths((h) => (h.historyFeatureSets = 'no')).join(), /^housekeeping\.historyFeatureSets: /);
+    assert.match(paths((h) => (h.keepForever = true)).join(), /^housekeeping: .*keepForever/);
+    assert.deepEqual(paths((h) => (h.grace = '6h')), []);
   });
 });

@@ -4,11 +4,11 @@ import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../lib/platform/config';
 import { volcastConfig } from '../../temporal.config';
 
-function withCron(name: 'score' | 'train', cron: string) {
+function withCron(name: 'score' | 'train' | 'housekeeping', cron: string) {
   return { ...volcastConfig, schedules: { ...volcastConfig.schedules, [name]: { ...volcastConfig.schedules[name], cron } } };
 }
 
-function issues(name: 'score' | 'train', cron: string): { path: string; message: string }[] {
+function issues(name: 'score' | 'train' | 'housekeeping', cron: string): { path: string; message: string }[] {
   try {
     loadConfig({}, withCron(name, cron));
     return [];
@@ -41,6 +41,8 @@ describe('schedule cron expressions (config load)', () => {
   it('accepts the declared schedules and ordinary expressions with names, lists, ranges and steps', () => {
     assert.deepEqual(issues('score', volcastConfig.schedules.score.cron), []);
     assert.deepEqual(issues('train', volcastConfig.schedules.train.cron), []);
+    assert.deepEqual(issues('housekeeping', volcastConfig.schedules.housekeeping.cron), []);
+    assert.equal(issues('housekeeping', '45 3 * * 9')[0]?.path, 'schedules.housekeeping.cron');
     for (const ok of ['*/15 9-17 * JAN-MAR MON-FRI', '0 0 * * 7', '1-5/2 * * * *', '0 0 * * sun', '0,30 */2 1,15 * *']) assert.deepEqual(issues('score', ok), [], ok);
   });
 });
