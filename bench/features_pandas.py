@@ -125,6 +125,7 @@ def main() -> None:
     out_dir = os.path.join(os.path.dirname(out_path), "out-pandas")
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     frames = {}
     for s in spec["series"]:
         df = pd.read_parquet(s["file"])
@@ -149,9 +150,10 @@ def main() -> None:
         rows += len(f)
         frames[sym] = (df, f)
     seconds = time.perf_counter() - t0
+    cpu_seconds = time.process_time() - c0
     cols = len(next(iter(frames.values()))[1].columns)
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    json.dump({"seconds": seconds, "rows": rows, "columns": cols, "maxRssMb": maxrss_mb}, open(out_path, "w"))
+    json.dump({"seconds": seconds, "cpuSeconds": cpu_seconds, "rows": rows, "columns": cols, "maxRssMb": maxrss_mb}, open(out_path, "w"))
     # sanity: the two implementations compute the same numbers (first symbol, a few columns)
     sym = spec["series"][0]["symbol"]
     duck = pd.read_parquet(os.path.join(duck_dir, f"binance_{sym.replace('/', '-')}_1h.parquet"))

@@ -159,7 +159,10 @@ export async function buildFeatureFiles(inputs: SeriesInput[], opts: BuildOption
           plan.kind === 'incremental'
             ? `SELECT * FROM read_parquet(${sqlString(opts.previous!.files[key]!)}) WHERE ts <= ${plan.cutoff} UNION ALL ${fresh}`
             : fresh;
-        await conn.run(`COPY (SELECT * FROM (${body}) ORDER BY ts) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`);
+        // No dictionary encoding: the columns are doubles with almost no repeated values, so the
+        // writer's dictionary attempt per column was ~40% of the write and saved nothing (same file
+        // size); zstd level 1 instead of 3: same size here, less CPU.
+        await conn.run(`COPY (SELECT * FROM (${body}) ORDER BY ts) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, DICTIONARY_SIZE_LIMIT 1)`);
         const [c] = await queryRows<{ rows: bigint; first: bigint; last: bigint; fresh: bigint }>(
           conn,
           `SELECT count(*) AS rows, min(ts) AS first, max(ts) AS last, count(*) FILTER (WHERE ts > ${plan.kind === 'incremental' ? plan.cutoff : -1}) AS fresh FROM read_parquet(${sqlString(path)})`,

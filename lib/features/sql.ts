@@ -15,6 +15,8 @@ import { sqlString } from '../platform/duckdb';
 
 const N_WINDOWS = [6, 9, 12, 14, 20, 24, 26, 168, 720];
 const HOUR_MS = 3_600_000;
+/** 2^64: the fixed-point scale of the exact market sums (w_mkt). */
+const FIXED_SCALE = '18446744073709551616.0';
 const CANDLE_COLUMNS = ['series', 'exchange', 'symbol', 'ts', 'open', 'high', 'low', 'close', 'volume'];
 
 /** The named windows, for a timeframe of `barMs` milliseconds. */
@@ -142,9 +144,13 @@ FROM (SELECT ${[...new Set([...passThrough, ...columnsOf(again), ...keys])].join
 ${rowsWindowClause()})`);
         src = `s_${stage}_src`;
       }
-      // w_mkt (the mean over the symbols at ts): grouped by (exchange, ts) and summed in series order.
-      // The window over the (exchange, ts) partition summed in the order rows arrived, so with more
-      // than two symbols the mean could differ in the last bit between two runs of the same build.
+      // w_mkt (the mean over the symbols at ts): grouped by (exchange, ts). A float sum in hash order
+      // could differ in the last bit between two runs (the window over the (exchange, ts) partition
+      // summed in arrival order), and list(x ORDER BY series) made it deterministic at the price of an
+      // ordered aggregate (~1/6 of the query). The sum is now exact in fixed point, 2^-64 resolution
+      // in a HUGEINT (|x| < 2^56: volatilities), so it does not depend on the order at all; the mean is
+      // that sum rounded once, divided by the count (NULLs skipped like avg; a NaN or ±Inf input gives
+      // NULL, as avg's NaN did through outputExpr).
       const mkt = [...new Set(narrow.flatMap((d) => [...d.sql.matchAll(/\b(\w+)\(([^()]*)\) OVER w_mkt\b/g)].map((m) => m[0])))];
       let from = `(SELECT ${need.join(', ')} FROM ${src})`;
       let exprs = narrow.map((d) => expr(d, opts.barMs));
@@ -152,7 +158,7 @@ ${rowsWindowClause()})`);
         const aggs = mkt.map((call, i) => {
           const [, fn, arg] = /^(\w+)\((.*)\) OVER w_mkt$/.exec(call)!;
           if (fn !== 'avg') throw new Error(`${call}: only avg over w_mkt is supported`);
-          return `list_avg(list(${arg} ORDER BY series)) AS _mkt${i}`;
+          return `CASE WHEN bool_and(isfinite(${arg})) IS NOT FALSE THEN CAST(sum(CAST(${arg} * ${FIXED_SCALE} AS HUGEINT)) AS DOUBLE) / ${FIXED_SCALE} / count(${arg}) END AS _mkt${i}`;
         });
         ctes.push(`s_${stage}_mkt AS (
 SELECT exchange, ts, ${aggs.join(', ')} FROM ${from} GROUP BY exchange, ts)`);
