@@ -8,7 +8,7 @@ import catalogJson from './activities.json';
 import type { QueueRole } from '../temporal.config';
 import type {
   BuildFeaturesInput, BuildFeaturesResult, ChampionRecord, CommitServingInput, CommitServingResult, DecideInput, Decision, EvaluateRequest, EvaluateResult, FitInput,
-  FitRequest, FitResult, IngestInput, IngestResult, PlanTrainingInput, ScoreLatestInput, ScoreLatestResult, Series, TrainingPlan, VerifyProbeInput, VerifyProbeResult,
+  FitRequest, FitResult, IngestInput, IngestResult, PlanTrainingInput, ScoreBarInput, ScoreBarResult, ScoreLatestInput, ScoreLatestResult, Series, TrainingPlan, VerifyProbeInput, VerifyProbeResult,
   WriteProbeInput, WriteProbeResult,
 } from './types';
 
@@ -69,7 +69,10 @@ export interface TsActivities {
   decide(input: DecideInput): Promise<Decision>;
   /** Parity of the serving fit, then the champion written (or held) and decision.json. */
   commitServing(input: CommitServingInput): Promise<CommitServingResult>;
+  /** One pair on a stored feature set: what score runs started before SCORE_TAIL_PATCH replay (workflows/score.ts). */
   scoreLatest(input: ScoreLatestInput): Promise<ScoreLatestResult>;
+  /** Every pair of a score run on feature rows from the candle tail. */
+  scoreBar(input: ScoreBarInput): Promise<ScoreBarResult>;
 }
 
 /** The activities of the Python trainer (workers/trainer.py; catalog language "python"). */

@@ -17,13 +17,13 @@
  */
 import { barMsOf } from '../../contracts/domain';
 import { monthBounds } from '../candles/candle';
-import { readManifest } from '../candles/lake';
+import { readManifest, type CandleManifest } from '../candles/lake';
 import { queryRows, sqlString, withDuck, type Duck } from '../platform/duckdb';
 import { FeatureInputError } from '../platform/errors';
 import { layout, type Series } from '../platform/layout';
 import type { ArtifactStore } from '../platform/store';
 import { ALIGN, definitionsSha, OUTPUT_COLUMNS, seriesKey } from './build';
-import { DEFINITIONS, LM_WINDOW, TARGET_HORIZON, type Definition } from './definitions';
+import { DEFINITIONS, LM_WINDOW, TARGET_COLUMNS, TARGET_HORIZON, type Definition } from './definitions';
 import { CANDLE_COLUMNS, featuresQuery, JOINED_COLUMNS, windowReachMs, windowsOf } from './sql';
 
 export interface Reach {
@@ -178,8 +178,6 @@ export interface TailFromLake {
   /** Every candle partition read, of every series: the inputs' lineage. */
   partitions: PartitionRead[];
   definitionsSha: string;
-  /** series key -> newest candle ts in the lake (null: no candles). */
-  watermarks: Record<string, number | null>;
 }
 
 /** One monthly candle partition of a series: its row count (null when unknown) and how to get a local copy. */
@@ -231,31 +229,59 @@ export async function tailFromMonths(
   }
 }
 
-/**
- * The newest `rows` feature rows of each series of the universe from the candle lake: the
- * manifests (one GET each), then only the last months that hold the tail (sha256-verified, cached
- * local copies of the partitions the manifests name).
- */
-export async function tailFromLake(store: ArtifactStore, universe: Series[], opts: { rows: number }): Promise<TailFromLake> {
+export interface LakeTail {
+  series: Series;
+  manifest: CandleManifest;
+}
+
+/** The universe's candle manifests (one GET each: a consistent snapshot per series) and their watermarks. */
+export async function readTailManifests(store: ArtifactStore, universe: Series[]): Promise<{ manifests: LakeTail[]; watermarks: Record<string, number | null> }> {
   if (!universe.length) throw new FeatureInputError('no series to compute features for');
-  const manifests = await Promise.all(universe.map(async (s) => ({ series: s, ...(await readManifest(store, s)) })));
-  const watermarks: Record<string, number | null> = Object.fromEntries(manifests.map((m) => [seriesKey(m.series), m.manifest.watermark]));
-  const inputs = manifests.map(({ series, manifest, ref }) => {
-    const months = Object.keys(manifest.partitions).sort();
-    if (!months.length || manifest.watermark === null) throw new FeatureInputError(`no candles for ${seriesKey(series)}: ${ref ? 'its manifest names no partition' : 'no manifest'} at ${layout.candlesManifest(series)}`);
-    return {
-      series,
-      newest: manifest.watermark,
-      months: months.map((month): MonthFile => {
-        const p = manifest.partitions[month]!;
-        return { month, rows: typeof p.rows === 'number' ? p.rows : null, file: () => store.getFile({ bucket: store.bucket, key: p.key, sha256: p.sha256 }) };
-      }),
-    };
-  });
+  const manifests = await Promise.all(universe.map(async (series) => {
+    const { manifest, ref } = await readManifest(store, series);
+    if (!Object.keys(manifest.partitions).length || manifest.watermark === null) {
+      throw new FeatureInputError(`no candles for ${seriesKey(series)}: ${ref ? 'its manifest names no partition' : 'no manifest'} at ${layout.candlesManifest(series)}`);
+    }
+    return { series, manifest };
+  }));
+  return { manifests, watermarks: Object.fromEntries(manifests.map((m) => [seriesKey(m.series), m.manifest.watermark])) };
+}
+
+/**
+ * The newest `rows` feature rows of each series of the universe from the candle lake (its
+ * manifests, readTailManifests): only the last months that hold the tail are read (sha256-verified,
+ * cached local copies of the partitions the manifests name).
+ */
+export async function tailFromLake(store: ArtifactStore, manifests: LakeTail[], opts: { rows: number }): Promise<TailFromLake> {
+  const inputs = manifests.map(({ series, manifest }) => ({
+    series,
+    newest: manifest.watermark!,
+    months: Object.keys(manifest.partitions).sort().map((month): MonthFile => {
+      const p = manifest.partitions[month]!;
+      return { month, rows: typeof p.rows === 'number' ? p.rows : null, file: () => store.getFile({ bucket: store.bucket, key: p.key, sha256: p.sha256 }) };
+    }),
+  }));
   const r = await tailFromMonths(inputs, opts);
   const partitions = r.read.flatMap(({ series, months }) => {
     const m = manifests.find((x) => seriesKey(x.series) === seriesKey(series))!.manifest;
     return months.map((month) => ({ key: m.partitions[month]!.key, sha256: m.partitions[month]!.sha256 }));
   });
-  return { series: r.series, partitions: partitions.sort((a, b) => a.key.localeCompare(b.key)), definitionsSha: definitionsSha(), watermarks };
+  return { series: r.series, partitions: partitions.sort((a, b) => a.key.localeCompare(b.key)), definitionsSha: definitionsSha() };
+}
+
+/**
+ * Realized target values (ts -> value, where known) of one series from its candle files, by the
+ * same featuresQuery as a build: what the read API shows beside forecasts now that scoring stores
+ * no feature set. Targets read only their own series (no cross-asset column), so one series suffices.
+ */
+export async function realizedTargets(files: string[], series: Series, target: string): Promise<Map<number, number>> {
+  if (!TARGET_COLUMNS.includes(target)) throw new FeatureInputError(`target: ${JSON.stringify(target)} is not a target column (${TARGET_COLUMNS.join(', ')})`);
+  if (!files.length) return new Map();
+  const barMs = barMsOf(series.timeframe);
+  return withDuck(async (db) => {
+    await loadTail(db, [{ series, files, rowsBefore: 0 }]);
+    await db.run('CREATE VIEW candles AS SELECT * EXCLUDE (_before, _rn) FROM tail_all');
+    const rows = await queryRows<{ ts: bigint; v: number }>(db, `SELECT ts, ${target} AS v FROM (${featuresQuery({ barMs, lmWindow: LM_WINDOW, horizon: TARGET_HORIZON })}) WHERE ${target} IS NOT NULL ORDER BY ts`);
+    return new Map(rows.map((r) => [Number(r.ts), Number(r.v)]));
+  });
 }

@@ -28,7 +28,6 @@ const AT = [
 /** 1e-12 relative (the brief's bound); the rows are expected to be the same bits. */
 function same(a: number | null, b: number | null): boolean {
   if (a === null || b === null) return a === b;
-  if (process.env.TAIL_EXACT) return Object.is(a, b);
   return Object.is(a, b) || Math.abs(a - b) <= 1e-12 * Math.max(Math.abs(a), Math.abs(b));
 }
 
