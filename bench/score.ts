@@ -12,6 +12,11 @@
  *      MinIO, the run's feature Parquet), through lib/scoring: one-row latency on a cached
  *      onnxruntime-node session (input tensor prepared), the same including buildInputs, and batch
  *      throughput over the whole feature file (pure session.run, and scoreModel end to end).
+ *   3. (unless --skip-25) the same end-to-end latency for 25 symbols × 2 targets (--runs-25 runs
+ *      each, default 10), on a second stack (ports VOLCAST_BENCH_PORT_BASE + 500, state
+ *      .state/bench-score-25) whose replay clock is 2022-10-11 11:00 UTC (the last bar all 25
+ *      symbols of ../shared/data share); its train fits har_x only (a baseline, cheap), so the
+ *      champions are har_x: the scoring cost does not depend on the model beyond its ONNX run.
  * Prints tables and writes .state/bench-score/results.json.
  */
 import { writeFileSync } from 'node:fs';
@@ -36,9 +41,16 @@ const CALLS = Number(args.calls ?? 200);
 const BUILD_CALLS = Number(args['build-calls'] ?? 50);
 const BATCH = Number(args.batch ?? 1024);
 const DAYS = Number(args.days ?? 300);
-const PORT_BASE = Number(process.env.VOLCAST_BENCH_PORT_BASE ?? 30000);
+const PORT_BASE = Number(args['port-base'] ?? process.env.VOLCAST_BENCH_PORT_BASE ?? 30000);
 const STATE = '.state/bench-score';
 const SYMBOLS = ['BTC/USDT', 'ETH/USDT'];
+const RUNS_25 = Number(args['runs-25'] ?? 10);
+const SKIP_25 = args['skip-25'] === true;
+/** Every symbol of ../shared/data; all have candles up to 2022-10-11 10:00 UTC. */
+const SYMBOLS_25 = ['AAVE', 'ADA', 'AVAX', 'BCH', 'BNB', 'BTC', 'CHZ', 'DOGE', 'DOT', 'EOS', 'ETC', 'ETH', 'FTM', 'FTT', 'LINK', 'LTC', 'MANA', 'MATIC', 'NEAR', 'SAND', 'SOL', 'TRX', 'VET', 'XLM', 'XRP'].map((b) => `${b}/USDT`);
+const CLOCK_25 = Date.parse('2022-10-11T11:00:00Z');
+/** Goals of issue 14 (end to end, client start → result). */
+const GOALS = { p50: 150, p99: 400, p50at25: 1000 };
 
 type EventType = temporal.api.enums.v1.EventType;
 const ET = temporal.api.enums.v1.EventType;
@@ -77,16 +89,16 @@ interface ScoreLatency {
  * Runs the score workflow `runs` times with ingest and `runs` times without, alternating (so drift
  * in the machine's load hits both alike), after one warm-up of each (first sessions, caches).
  */
-async function scoreLatencies(stack: BenchStack, runs: number): Promise<[ScoreLatency, ScoreLatency]> {
+async function scoreLatencies(stack: BenchStack, runs: number, symbols: string[] = SYMBOLS): Promise<[ScoreLatency, ScoreLatency]> {
   const { cfg, client, replay } = stack;
-  const input = (ingest: boolean): ScoreInput => scoreInput(cfg, { symbols: SYMBOLS, now: replay.now() + 5 * 60_000, ingest });
+  const input = (ingest: boolean): ScoreInput => scoreInput(cfg, { symbols, now: replay.now() + 5 * 60_000, ingest });
   const times: Record<'true' | 'false', number[]> = { true: [], false: [] };
   const ids: Record<'true' | 'false', string[]> = { true: [], false: [] };
   const last: Record<'true' | 'false', ScoreResult | null> = { true: null, false: null };
   for (let i = -1; i < runs; i++) {
     for (const ingest of [true, false]) {
       const k = String(ingest) as 'true' | 'false';
-      const workflowId = `bench-score-${ingest ? 'ingest' : 'noingest'}-${Date.now()}-${i}`;
+      const workflowId = `bench-score-${symbols.length}-${ingest ? 'ingest' : 'noingest'}-${Date.now()}-${i}`;
       const t0 = performance.now();
       last[k] = (await client.workflow.execute(score, { taskQueue: cfg.taskQueues.cpu, workflowId, args: [input(ingest)] }));
       const ms = performance.now() - t0;
@@ -101,7 +113,8 @@ async function scoreLatencies(stack: BenchStack, runs: number): Promise<[ScoreLa
     const split: Record<string, number[]> = {};
     for (const id of ids[k]) for (const [a, v] of Object.entries(await activitySplit(stack, id))) (split[a] ??= []).push(...v);
     const activitiesMeanMs = Object.fromEntries(Object.entries(split).map(([a, v]) => [a, v.reduce((x, y) => x + y, 0) / v.length]));
-    console.log(`  score (ingest ${k}) last result, as of ${new Date(last[k]!.asOf).toISOString()}:\n${formatForecasts(last[k]!)}`);
+    const shown = { ...last[k]!, forecasts: last[k]!.forecasts.slice(0, 4) };
+    console.log(`  score (ingest ${k}) last result, as of ${new Date(last[k]!.asOf).toISOString()}${last[k]!.forecasts.length > 4 ? ` (4 of ${last[k]!.forecasts.length} forecasts)` : ''}:\n${formatForecasts(shown)}`);
     out.push({ ingest: k === 'true', runs, ms: stats(times[k]), activitiesMeanMs });
   }
   return [out[0]!, out[1]!];
@@ -204,10 +217,43 @@ function f(x: number, d = 2): string {
   return Number.isFinite(x) ? x.toFixed(d) : '-';
 }
 
+function latencyTable(title: string, rows: ScoreLatency[]): void {
+  console.log(`\n== ${title}`);
+  console.log(`  ${pad('ingest', 8)}${pad('runs', 6, true)}${pad('min', 9, true)}${pad('p50', 9, true)}${pad('p99', 9, true)}${pad('max', 9, true)}${pad('mean', 9, true)}`);
+  for (const s of rows) {
+    console.log(`  ${pad(String(s.ingest), 8)}${pad(String(s.runs), 6, true)}${pad(f(s.ms.min, 0), 9, true)}${pad(f(s.ms.p50, 0), 9, true)}${pad(f(s.ms.p99, 0), 9, true)}${pad(f(s.ms.max, 0), 9, true)}${pad(f(s.ms.mean, 0), 9, true)}`);
+  }
+  console.log('  mean activity time (scheduled → completed), ms:');
+  for (const s of rows) console.log(`    ingest ${s.ingest}: ${Object.entries(s.activitiesMeanMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+}
+
+const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+
+/** 25 symbols × 2 targets on a stack of their own (see the header). */
+async function bench25(): Promise<{ train: { seconds: number; champions: string[] }; score: [ScoreLatency, ScoreLatency] }> {
+  const stack = await startBenchStack({ portBase: PORT_BASE + 500, state: `${STATE}-25`, symbols: SYMBOLS_25, fresh: args.fresh === true, replayNow: CLOCK_25 });
+  try {
+    const { cfg, client, replay } = stack;
+    const now = replay.now();
+    console.log(`\n== 25 symbols: backfill ${DAYS} days to ${new Date(now).toISOString()}`);
+    await backfill(stack, SYMBOLS_25, now - DAYS * DAY);
+    console.log('\n== 25 symbols: train, protocol scheduled, har_x only (cheap; a re-run reuses the fits)');
+    const t0 = Date.now();
+    const trained = await runTrain(client, cfg, trainInput(cfg, { symbols: SYMBOLS_25, now, models: ['har_x'] }), `bench-score-25-train-${Date.now()}`);
+    const seconds = (Date.now() - t0) / 1000;
+    console.log(`\n== 25 symbols: score workflow latency, ${RUNS_25} runs each with and without ingest, alternating (+1 warm-up each)`);
+    const score = await scoreLatencies(stack, RUNS_25, SYMBOLS_25);
+    return { train: { seconds, champions: [...new Set(trained.results.map((r) => r.decision?.spec ?? '-'))] }, score };
+  } finally {
+    await stack.close();
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const stack = await startBenchStack({ portBase: PORT_BASE, state: STATE, symbols: SYMBOLS, fresh: args.fresh === true });
   const { cfg, client, replay } = stack;
+  let closed = false;
   try {
     const now = replay.now();
     console.log(`\n== backfill ${SYMBOLS.join(', ')}: ${DAYS} days`);
@@ -225,16 +271,17 @@ async function main(): Promise<void> {
     console.log(`\n== ONNX inference per model kind: last fold of ${btc.runId}`);
     const onnx = await onnxBench(stack, btc.runId, trained.featureSetId, btc.series);
 
+    // The 25-symbol case needs its own stack (another replay clock); this one is closed first.
+    await stack.close();
+    closed = true;
+    const at25 = SKIP_25 ? null : await bench25();
+
     // Tables.
-    console.log(`\n== score workflow, end to end (client start → result), ms; ${SYMBOLS.length} symbols × ${cfg.targets.length} targets per run`);
-    console.log(`  ${pad('ingest', 8)}${pad('runs', 6, true)}${pad('min', 9, true)}${pad('p50', 9, true)}${pad('p99', 9, true)}${pad('max', 9, true)}${pad('mean', 9, true)}`);
-    for (const s of [withIngest, withoutIngest]) {
-      console.log(`  ${pad(String(s.ingest), 8)}${pad(String(s.runs), 6, true)}${pad(f(s.ms.min, 0), 9, true)}${pad(f(s.ms.p50, 0), 9, true)}${pad(f(s.ms.p99, 0), 9, true)}${pad(f(s.ms.max, 0), 9, true)}${pad(f(s.ms.mean, 0), 9, true)}`);
-    }
-    console.log('  mean activity time (scheduled → completed), ms:');
-    for (const s of [withIngest, withoutIngest]) {
-      console.log(`    ingest ${s.ingest}: ${Object.entries(s.activitiesMeanMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
-    }
+    latencyTable(`score workflow, end to end (client start → result), ms; ${SYMBOLS.length} symbols × ${cfg.targets.length} targets per run`, [withIngest, withoutIngest]);
+    if (at25) latencyTable(`score workflow, end to end, ms; 25 symbols × ${cfg.targets.length} targets per run (har_x champions only: a cheap train keeps the bench short)`, at25.score);
+    console.log(`\n== goals (issue 14): 2×2 p50 ≤ ${GOALS.p50} ms and p99 ≤ ${GOALS.p99} ms; 25×2 p50 ≤ ${GOALS.p50at25} ms`);
+    for (const s of [withIngest, withoutIngest]) console.log(`  2×2 ingest ${s.ingest}: p50 ${f(s.ms.p50, 0)} ms ${verdict(s.ms.p50 <= GOALS.p50)}, p99 ${f(s.ms.p99, 0)} ms ${verdict(s.ms.p99 <= GOALS.p99)}`);
+    for (const s of at25?.score ?? []) console.log(`  25×2 ingest ${s.ingest}: p50 ${f(s.ms.p50, 0)} ms ${verdict(s.ms.p50 <= GOALS.p50at25)}`);
     console.log(`\n== ONNX inference (onnxruntime-node, 1 intra-op thread, cached session), BTC/USDT target_gk_1h, ${onnx.featureRows} feature rows`);
     console.log(`  one row: ${CALLS} calls (input prepared) and ${BUILD_CALLS} calls including buildInputs; batch: ${BATCH} rows per run over every scorable row`);
     console.log(`  ${pad('model', 13)}${pad('input', 16)}${pad('onnx KB', 9, true)}${pad('1-row p50', 11, true)}${pad('p99 ms', 9, true)}${pad('+build p50', 12, true)}${pad('p99 ms', 9, true)}${pad('rows', 7, true)}${pad('batch rows/s', 14, true)}${pad('scoreModel rows/s', 19, true)}`);
@@ -249,6 +296,7 @@ async function main(): Promise<void> {
       options: { runs: RUNS, calls: CALLS, buildCalls: BUILD_CALLS, batch: BATCH, days: DAYS, symbols: SYMBOLS },
       train: { seconds: trainSecs, featureSetId: trained.featureSetId, reusedFits: trained.results.reduce((a, r) => a + r.reusedFits, 0), fitSeconds: Object.fromEntries(trained.results.map((r) => [`${r.series.symbol} ${r.target}`, r.fitSeconds])), champions: trained.results.map((r) => ({ symbol: r.series.symbol, target: r.target, decision: r.decision })) },
       score: { withIngest, withoutIngest },
+      score25: at25 ? { symbols: SYMBOLS_25, clock: new Date(CLOCK_25).toISOString(), train: at25.train, withIngest: at25.score[0], withoutIngest: at25.score[1] } : null,
       onnx,
       totalSeconds: (Date.now() - t0) / 1000,
     };
@@ -256,7 +304,7 @@ async function main(): Promise<void> {
     writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
     console.log(`\nresults: ${file} (bench:score took ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   } finally {
-    await stack.close();
+    if (!closed) await stack.close();
   }
 }
 

@@ -42,14 +42,14 @@ export function benchEnv(portBase: number, state: string): void {
   delete process.env.VOLCAST_EXCHANGE_URL;
 }
 
-export async function startBenchStack(opts: { portBase: number; state: string; symbols: string[]; fresh?: boolean; log?: (m: string) => void }): Promise<BenchStack> {
+export async function startBenchStack(opts: { portBase: number; state: string; symbols: string[]; fresh?: boolean; replayNow?: number; log?: (m: string) => void }): Promise<BenchStack> {
   const log = opts.log ?? ((m: string) => console.log(m));
   benchEnv(opts.portBase, opts.state);
   if (opts.fresh) {
     await down(loadConfig(), { log: () => {} }).catch(() => {});
     await rm(process.env.VOLCAST_STATE_DIR!, { recursive: true, force: true });
   }
-  const replay = await startReplayExchange({ port: opts.portBase + 100, symbols: opts.symbols });
+  const replay = await startReplayExchange({ port: opts.portBase + 100, symbols: opts.symbols, ...(opts.replayNow !== undefined ? { now: opts.replayNow } : {}) });
   const cfgIn = loadConfig();
   const workers: LocalWorker[] = [];
   let cfg: VolcastConfig | null = null;

@@ -9,7 +9,7 @@ import type { QueueRole } from '../temporal.config';
 import type {
   ApplyHousekeepingInput, ApplyHousekeepingResult, PlanHousekeepingInput, PlanHousekeepingResult,
   BuildFeaturesInput, BuildFeaturesResult, ChampionRecord, CommitServingInput, CommitServingResult, DecideInput, Decision, EvaluateRequest, EvaluateResult, FitInput,
-  FitRequest, FitResult, IngestInput, IngestResult, PlanTrainingInput, ScoreLatestInput, ScoreLatestResult, Series, TrainingPlan, VerifyProbeInput, VerifyProbeResult,
+  FitRequest, FitResult, IngestInput, IngestResult, PlanTrainingInput, ScoreBarInput, ScoreBarResult, ScoreLatestInput, ScoreLatestResult, Series, TrainingPlan, VerifyProbeInput, VerifyProbeResult,
   WriteProbeInput, WriteProbeResult,
 } from './types';
 
@@ -70,11 +70,14 @@ export interface TsActivities {
   decide(input: DecideInput): Promise<Decision>;
   /** Parity of the serving fit, then the champion written (or held) and decision.json. */
   commitServing(input: CommitServingInput): Promise<CommitServingResult>;
+  /** One pair on a stored feature set: what score runs started before SCORE_TAIL_PATCH replay (workflows/score.ts). */
   scoreLatest(input: ScoreLatestInput): Promise<ScoreLatestResult>;
   /** Housekeeping's deletion plan, written to housekeeping/{planId}/plan.json (lib/housekeeping). */
   planHousekeeping(input: PlanHousekeepingInput): Promise<PlanHousekeepingResult>;
   /** Deletes what the plan names and a fresh plan at the same clock still deletes. */
   applyHousekeeping(input: ApplyHousekeepingInput): Promise<ApplyHousekeepingResult>;
+  /** Every pair of a score run on feature rows from the candle tail. */
+  scoreBar(input: ScoreBarInput): Promise<ScoreBarResult>;
 }
 
 /** The activities of the Python trainer (workers/trainer.py; catalog language "python"). */

@@ -208,6 +208,38 @@ export interface ScoreLatestResult {
   written: boolean;
 }
 
+/**
+ * scoreBar: every pair (series × target) of a run in one activity, on feature rows computed from
+ * the candle tail (lib/features/tail.ts; no feature set is written).
+ */
+export interface ScoreBarInput {
+  /** The universe, scored together: cross-asset features are computed over exactly these series. */
+  series: Series[];
+  targets: string[];
+  /** The clock (ms) the forecast is made at: the workflow's, or the replay's in the demo. */
+  asOf: number;
+  /** The bar that closed last at asOf (open time): the one to forecast from; another is refused. */
+  expectedBarTs: number;
+  maxDataAgeMinutes: number;
+  /**
+   * false: when a series' newest candle is older than expectedBarTs, return at once with
+   * `scored: false` (the workflow re-ingests and retries); true: score anyway, reporting the late pairs.
+   */
+  scoreLate: boolean;
+}
+
+export interface ScoreBarResult {
+  /** series key (exchange:BASE-QUOTE:timeframe) -> newest candle ts in the lake. */
+  watermarks: Record<string, number | null>;
+  /** false: a series was late and scoreLate was false; nothing was scored or written. */
+  scored: boolean;
+  records: PredictionRecord[];
+  /** Pairs not scored, with the permanent error (`Type: message`); transient errors fail the attempt (retried). */
+  failures: { symbol: string; target: string; error: string }[];
+  /** Prediction objects written (0 when a re-score found the same records). */
+  written: number;
+}
+
 
 
 // ---- Candles (docs/design.md: Candles) ----
@@ -266,8 +298,17 @@ export interface PredictionRecord {
   regime: 'low' | 'medium' | 'high' | null;
   modelId: string;
   modelName: string;
-  featureSetId: string;
+  /** The stored feature set the row came from; null since scoring computes its rows from the candle tail (nothing stored). */
+  featureSetId: string | null;
   dataWatermark: number; // the newest candle the features used
+  /**
+   * Lineage of the inputs (null on records written before it existed): sha256 over the candle
+   * partitions read (key + sha256, every series of the universe), the feature definitions' sha
+   * and the feature rows the model read (lib/scoring/lineage.ts).
+   */
+  inputsSha256?: string | null;
+  /** sha256 of the feature definitions that computed the row (lib/features/build.ts definitionsSha). */
+  featureDefinitionsSha?: string | null;
 }
 
 // ---- Protocols and model specs (resolved from config) ----
@@ -750,7 +791,8 @@ export interface ScoreResult {
   asOf: number;
   /** The bar scored (open time): the last one closed at asOf. */
   barTs: number;
-  featureSetId: string;
+  /** The feature set the run built (runs before scoring computed its rows from the candle tail); null now. */
+  featureSetId: string | null;
   forecasts: ScoreLatestResult['record'][];
   /** Pairs that could not be scored, with why (the workflow fails after writing the others when any). */
   failures: { symbol: string; target: string; error: string }[];

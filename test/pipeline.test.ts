@@ -156,8 +156,13 @@ describe('the whole DAG and the champion lifecycle (replay exchange, real worker
       assert.ok(f.value > 0 && f.value < 1);
       assert.ok(['low', 'medium', 'high'].includes(f.regime!));
     }
-    // Scoring builds features from the last three months only; the forecast equals the champion run
-    // on the full-history feature set of the training at that bar (finite windows: no difference).
+    // Scoring computes its rows from the candle tail (no feature set written); the forecast equals the
+    // champion run on the full-history feature set of the training at that bar (the same bits).
+    assert.equal(r.featureSetId, null);
+    for (const f of r.forecasts) {
+      assert.match(f.inputsSha256!, /^[0-9a-f]{64}$/);
+      assert.equal(f.featureSetId, null);
+    }
     for (const f of r.forecasts) {
       const champion = (await readChampion(store, series(), f.target))!;
       const full = (await store.head(layout.features(trained.featureSetId, series())))!;
@@ -167,7 +172,6 @@ describe('the whole DAG and the champion lifecycle (replay exchange, real worker
       };
       if (champion.kind === 'ensemble') continue;
       const scored = await scoreOne(champion.modelRef, champion.cardRef);
-      assert.notEqual(r.featureSetId, trained.featureSetId);
       assert.deepEqual(scored.ts, [f.barTs]);
       assert.equal(scored.vol[0], f.value, `${f.target}: recent-window features give the full-history forecast`);
     }

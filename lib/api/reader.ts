@@ -14,6 +14,10 @@ import { queryRows, sqlString, withDuck } from '../platform/duckdb';
 import { layout, type Series } from '../platform/layout';
 import type { ArtifactStore, ObjectRef } from '../platform/store';
 import { parseRecord } from '../promotion/registry';
+import { createHash } from 'node:crypto';
+import { readManifest } from '../candles/lake';
+import { monthOf } from '../candles/candle';
+import { realizedTargets } from '../features/tail';
 
 /** A bounded map, least recently used out first. */
 export class Lru<K, V> {
@@ -53,7 +57,10 @@ export interface Forecast {
   regime: 'low' | 'medium' | 'high' | null;
   modelId: string;
   modelName: string;
-  featureSetId: string;
+  /** The feature set the forecast's row came from; null for forecasts scored from the candle tail (no feature set stored). */
+  featureSetId: string | null;
+  /** sha256 over the candle partitions, feature definitions and feature values the forecast was made from; null on older records. */
+  inputsSha256: string | null;
   /** The newest candle the forecast's features used (open time, ms). */
   dataWatermark: number;
   dataWatermarkTime: string;
@@ -274,7 +281,8 @@ export class ApiReader {
       regime: r.regime,
       modelId: r.modelId,
       modelName: r.modelName,
-      featureSetId: r.featureSetId,
+      featureSetId: r.featureSetId ?? null,
+      inputsSha256: r.inputsSha256 ?? null,
       dataWatermark: r.dataWatermark,
       dataWatermarkTime: iso(r.dataWatermark),
       ageMinutes: Math.round(ageMinutes * 10) / 10,
@@ -322,6 +330,25 @@ export class ApiReader {
   }
 
   /**
+   * Realized target values of a series (ts -> value) over [from, to), from the candle lake: the
+   * months holding that range plus one before (vol-up reads 24 bars back) and after (the horizon),
+   * computed by the feature definitions' own SQL; parsed once per set of partitions.
+   */
+  async realizedFromCandles(series: Series, target: string, from: number, to: number): Promise<Map<number, number>> {
+    const st = await this.stat(layout.candlesManifest(series));
+    if (!st) return new Map();
+    const { manifest } = await readManifest(this.store, series);
+    const horizon = horizonBarsOf(target) * this.barMs(series.timeframe);
+    const months = Object.keys(manifest.partitions).sort().filter((m) => m >= monthOf(from - 32 * 86_400_000) && m <= monthOf(to + horizon));
+    const parts = months.map((m) => manifest.partitions[m]!);
+    const view = createHash('sha256').update(JSON.stringify([target, parts.map((p) => p.sha256)])).digest('hex');
+    return this.cached({ bucket: this.store.bucket, key: 'realized', sha256: view }, async () => {
+      const files = await Promise.all(parts.map((p) => this.store.getFile({ bucket: this.store.bucket, key: p.key, sha256: p.sha256 })));
+      return realizedTargets(files, series, target);
+    });
+  }
+
+  /**
    * Forecasts with barTs in [from, to), oldest first, at most `limit`, after the cursor; each with
    * its realized value when the newest scoring feature set knows it.
    */
@@ -344,10 +371,11 @@ export class ApiReader {
       }
       if (more) break;
     }
-    // Realized values: the target column of the newest feature set scored (it holds the most known targets).
+    // Realized values: the target column of the newest feature set scored (it holds the most known
+    // targets) for forecasts made on stored feature sets; from the candles for those made from the tail.
     const newestFs = (await this.latest(series, target)).newest?.featureSetId ?? null;
-    if (newestFs && items.length) {
-      const realized = await this.realized(newestFs, series, target);
+    if (items.length) {
+      const realized = newestFs ? await this.realized(newestFs, series, target) : await this.realizedFromCandles(series, target, items[0]!.barTs, items[items.length - 1]!.barTs + 1);
       for (const it of items) it.realized = realized.get(it.barTs) ?? null;
     }
     return {

@@ -17,7 +17,28 @@ const N_WINDOWS = [6, 9, 12, 14, 20, 24, 26, 168, 720];
 const HOUR_MS = 3_600_000;
 /** 2^64: the fixed-point scale of the exact market sums (w_mkt). */
 const FIXED_SCALE = '18446744073709551616.0';
-const CANDLE_COLUMNS = ['series', 'exchange', 'symbol', 'ts', 'open', 'high', 'low', 'close', 'volume'];
+/** w_hour7d: the same UTC hour on the 7 days ending at ts = a 6-day (144 h) time range. */
+const HOUR7D_MS = 144 * HOUR_MS;
+export const CANDLE_COLUMNS = ['series', 'exchange', 'symbol', 'ts', 'open', 'high', 'low', 'close', 'volume'];
+/** Columns joined from another series rather than computed by an expression: name -> the benchmark's column. */
+export const JOINED_COLUMNS = { btc_ret_1: 'ret_1' } as const;
+
+/**
+ * How far before ts (ms) each named window's frame reaches, for a timeframe of `barMs`: the one
+ * place the frames' lengths live besides windowClause below, which is built from the same
+ * constants. w_lag reaches rows, not time (lag(x, k): the k-th candle present before; see
+ * lib/features/tail.ts); w_fwd24 looks forward only and w_mkt reads the same ts of other series.
+ */
+export function windowReachMs(barMs: number, lmWindow: number): Record<string, number> {
+  return {
+    w_lag: 0,
+    ...Object.fromEntries(N_WINDOWS.map((n) => [`w${n}`, (n - 1) * barMs])),
+    w_lm: lmWindow * barMs,
+    w_fwd24: 0,
+    w_hour7d: HOUR7D_MS,
+    w_mkt: 0,
+  };
+}
 
 /** The named windows, for a timeframe of `barMs` milliseconds. */
 export function windowClause(barMs: number, lmWindow: number, horizon: number): string {
@@ -28,7 +49,7 @@ export function windowClause(barMs: number, lmWindow: number, horizon: number): 
     `w_lm AS (${bySeries} RANGE BETWEEN ${lmWindow * barMs} PRECEDING AND ${barMs} PRECEDING)`,
     `w_fwd24 AS (${bySeries} RANGE BETWEEN ${barMs} FOLLOWING AND ${horizon * barMs} FOLLOWING)`,
     // Same UTC hour on the 7 days ending at ts: partition by hour, a 6-day time range.
-    `w_hour7d AS (PARTITION BY series, hour ORDER BY ts RANGE BETWEEN ${144 * HOUR_MS} PRECEDING AND CURRENT ROW)`,
+    `w_hour7d AS (PARTITION BY series, hour ORDER BY ts RANGE BETWEEN ${HOUR7D_MS} PRECEDING AND CURRENT ROW)`,
     `w_mkt AS (PARTITION BY exchange, ts)`,
   ];
   return `WINDOW ${w.join(',\n  ')}`;
@@ -81,7 +102,7 @@ const WINDOW_KEYS: Record<string, string[]> = { w_hour7d: ['hour'], w_mkt: ['exc
 /** Windows evaluated on a narrow projection instead of the wide stage. */
 const NARROW_WINDOWS = new Set(['w_hour7d']);
 
-function windowsOf(d: Definition): string[] {
+export function windowsOf(d: Definition): string[] {
   return [...d.sql.matchAll(/\bOVER\s+(\w+)/g)].map((m) => m[1]!);
 }
 
@@ -116,8 +137,8 @@ export function featuresQuery(opts: { barMs: number; lmWindow: number; horizon: 
       // The benchmark's return joined by (exchange, ts): the input of corr/beta. Not materialized:
       // the (materialized) previous stage is read by each narrow projection, joined again cheaply.
       ctes.push(`s_join AS NOT MATERIALIZED (
-SELECT p.*, b.ret_1 AS btc_ret_1 FROM ${prev} p
-LEFT JOIN (SELECT exchange, ts, ret_1 FROM ${prev} WHERE symbol = ${sqlString(BENCHMARK_SYMBOL)}) b ON b.exchange = p.exchange AND b.ts = p.ts)`);
+SELECT p.*, b.${JOINED_COLUMNS.btc_ret_1} AS btc_ret_1 FROM ${prev} p
+LEFT JOIN (SELECT exchange, ts, ${JOINED_COLUMNS.btc_ret_1} FROM ${prev} WHERE symbol = ${sqlString(BENCHMARK_SYMBOL)}) b ON b.exchange = p.exchange AND b.ts = p.ts)`);
       prev = 's_join';
     }
     // Definitions with a window over another partition, or any window in the stage after the main

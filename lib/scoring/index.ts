@@ -3,12 +3,12 @@
  * runs onnxruntime-node in batches and returns {ts, vol, sigma?} for the scorable rows.
  */
 import type { ModelCard } from './modelCard';
-import { buildInputs, type TsWindow } from './inputs';
+import { buildInputs, type ModelInputs, type TsWindow } from './inputs';
 import type { Scored } from './parity';
 import { ort, sessionFor } from './session';
 import { ModelOutputError } from '../platform/errors';
 
-export { buildInputs, ModelInputError, type ModelInputs, type TsWindow } from './inputs';
+export { buildInputs, inputsFromRows, ModelInputError, type ModelInputs, type TsWindow } from './inputs';
 export { checkParity, PARITY_TOLERANCE, type Scored } from './parity';
 export { onnxRuntimeVersion, sessionFor } from './session';
 
@@ -27,8 +27,12 @@ export interface ScoreRequest {
 }
 
 export async function scoreModel(req: ScoreRequest): Promise<Scored> {
-  const { card } = req;
-  const inputs = await buildInputs(req.featuresPath, card.input, req.window);
+  return runModel({ ...req, inputs: await buildInputs(req.featuresPath, req.card.input, req.window) });
+}
+
+/** Runs the model on a prepared input tensor (buildInputs or inputsFromRows), in batches. */
+export async function runModel(req: Omit<ScoreRequest, 'featuresPath' | 'window'> & { inputs: ModelInputs }): Promise<Scored> {
+  const { card, inputs } = req;
   const session = await sessionFor(req.modelPath, req.modelSha256);
   if (!session.outputNames.includes('vol')) throw new ModelOutputError(`model ${card.modelId} has no output named vol (has ${session.outputNames.join(', ')})`);
   const wantSigma = session.outputNames.includes('sigma');

@@ -57,6 +57,21 @@ async function readRows(path: string, input: CardInput, window: TsWindow): Promi
 
 export async function buildInputs(featuresPath: string, input: CardInput, window: TsWindow): Promise<ModelInputs> {
   const { ts, cols } = await readRows(featuresPath, input, window);
+  return inputsFromColumns(ts, cols, input, window);
+}
+
+/**
+ * The tensor from rows already in memory (scoring's tail rows, lib/features/tail.ts): `ts` ascending,
+ * `values` column name -> value per row; the same scorable-row rule as a feature-set file.
+ */
+export function inputsFromRows(ts: number[], values: Record<string, (number | null)[]>, input: CardInput, window: TsWindow, where: string): ModelInputs {
+  const missing = input.columns.filter((c) => !(c in values));
+  if (missing.length) throw new ModelInputError(`${where} lacks the model input column(s) ${missing.join(', ')}`);
+  return inputsFromColumns(ts, input.columns.map((c) => values[c]!), input, window);
+}
+
+/** The scorable rows of `ts`/`cols` (cols in card.input.columns order) in the window, as a tensor. */
+function inputsFromColumns(ts: number[], cols: (number | null)[][], input: CardInput, window: TsWindow): ModelInputs {
   const F = input.columns.length;
   const W = input.kind === 'sequence' ? input.window : 1;
   const n = ts.length;
@@ -72,7 +87,7 @@ export async function buildInputs(featuresPath: string, input: CardInput, window
   }
   const picked: number[] = [];
   for (let i = W - 1; i < n; i++) {
-    if (ts[i]! >= window.startTs && bad[i + 1] === bad[i + 1 - W]) picked.push(i);
+    if (ts[i]! >= window.startTs && ts[i]! < window.endTs && bad[i + 1] === bad[i + 1 - W]) picked.push(i);
   }
   const x = new Float32Array(picked.length * W * F);
   picked.forEach((i, r) => {

@@ -20,6 +20,8 @@ const COLUMNS: [keyof PredictionRecord, string][] = [
   ['exchange', 'VARCHAR'], ['symbol', 'VARCHAR'], ['timeframe', 'VARCHAR'], ['target', 'VARCHAR'],
   ['barTs', 'BIGINT'], ['value', 'DOUBLE'], ['lower80', 'DOUBLE'], ['upper80', 'DOUBLE'], ['lower95', 'DOUBLE'], ['upper95', 'DOUBLE'],
   ['regime', 'VARCHAR'], ['modelId', 'VARCHAR'], ['modelName', 'VARCHAR'], ['featureSetId', 'VARCHAR'], ['dataWatermark', 'BIGINT'],
+  // Added with tail scoring; files written before lack them and read as NULL (normalize).
+  ['inputsSha256', 'VARCHAR'], ['featureDefinitionsSha', 'VARCHAR'],
 ];
 
 export function monthOf(ts: number): string {

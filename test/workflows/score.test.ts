@@ -7,25 +7,32 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { BuildFeaturesResult, ScoreInput, ScoreLatestInput, ScoreResult } from '../../contracts/types';
+import type { ScoreBarInput, ScoreBarResult, ScoreInput, ScoreResult } from '../../contracts/types';
 import { lastClosedBar, score } from '../../workflows/score';
 import { useStubStack } from './env';
 
 const H = 3_600_000;
-const ref = (key: string) => ({ bucket: 'volcast', key, sha256: 'x'.repeat(64) });
 const asOf = Date.UTC(2026, 1, 1, 10, 5);
 const expected = Date.UTC(2026, 1, 1, 9);
 const input = (extra: Partial<ScoreInput> = {}): ScoreInput => ({
   exchange: 'binance', symbols: ['BTC/USDT', 'ETH/USDT'], timeframe: '1h', targets: ['target_gk_1h', 'target_rv_24h'],
   maxDataAgeMinutes: 120, lateBarWaitMinutes: 0.05, lateBarRetrySeconds: 1, now: asOf, ...extra,
 });
-const features = (watermark: number): BuildFeaturesResult => ({
-  ref: ref('features/fs/_manifest.json'), featureSetId: `fs-${watermark}`, rows: 10, columns: [],
-  watermark: { 'binance:BTC-USDT:1h': watermark, 'binance:ETH-USDT:1h': expected },
-  series: ['BTC/USDT', 'ETH/USDT'].map((symbol) => ({ series: { exchange: 'binance', symbol, timeframe: '1h' }, ref: ref(`f/${symbol}`), rows: 10, watermark: symbol === 'BTC/USDT' ? watermark : expected })),
-  definitionsSha: 'd', mode: 'full', recomputedRows: 10,
-});
-const record = (i: ScoreLatestInput) => ({ exchange: 'binance', symbol: i.series.symbol, timeframe: '1h', target: i.target, barTs: i.expectedBarTs, value: 0.01, lower80: null, upper80: null, lower95: null, upper95: null, regime: null, modelId: 'm', modelName: 'har_x', featureSetId: i.featureSetId, dataWatermark: i.expectedBarTs });
+const KEYS = ['binance:BTC-USDT:1h', 'binance:ETH-USDT:1h'];
+const record = (symbol: string, target: string) => ({ exchange: 'binance', symbol, timeframe: '1h', target, barTs: expected, value: 0.01, lower80: null, upper80: null, lower95: null, upper95: null, regime: null, modelId: 'm', modelName: 'har_x', featureSetId: null, dataWatermark: expected, inputsSha256: 'i'.repeat(64), featureDefinitionsSha: 'd'.repeat(64) });
+/** scoreBar as the activity answers: nothing scored while BTC is late and scoreLate is false; else every pair, BTC's failing as late. */
+const scoreBar = (btcWatermark: number) => async (i: unknown): Promise<ScoreBarResult> => {
+  const s = i as ScoreBarInput;
+  const watermarks = { [KEYS[0]!]: btcWatermark, [KEYS[1]!]: expected };
+  if (btcWatermark < s.expectedBarTs && !s.scoreLate) return { watermarks, scored: false, records: [], failures: [], written: 0 };
+  const pairs = s.series.flatMap((x) => s.targets.map((target) => ({ symbol: x.symbol, target })));
+  const late = (p: { symbol: string }) => p.symbol === 'BTC/USDT' && btcWatermark < s.expectedBarTs;
+  return {
+    watermarks, scored: true, written: 0,
+    records: pairs.filter((p) => !late(p)).map((p) => record(p.symbol, p.target)),
+    failures: pairs.filter(late).map((p) => ({ ...p, error: `LateBarError: the bar of ${p.symbol} is not in the data` })),
+  };
+};
 
 describe('score workflow logic (stubbed activities, real dev server)', () => {
   const suite = useStubStack();
@@ -37,35 +44,35 @@ describe('score workflow logic (stubbed activities, real dev server)', () => {
     assert.equal(lastClosedBar(Date.UTC(2026, 1, 1, 10), H), expected, 'at the close itself, that bar has closed');
   });
 
-  it('a bar that arrives after two retries is scored; every scoreLatest is told which bar', async () => {
-    let builds = 0;
+  it('a bar that arrives after two retries is scored; one scoreBar per try scores every pair of the universe, told which bar', async () => {
+    let tries = 0;
     suite.stack.stubs = {
       ingest: async () => ({}),
-      buildFeatures: async () => features(++builds < 3 ? expected - H : expected),
-      scoreLatest: async (i) => ({ record: record(i as ScoreLatestInput), predictionsRef: ref('p'), written: true }),
+      scoreBar: async (i) => scoreBar(++tries < 3 ? expected - H : expected)(i),
     };
     const r = await run(input());
-    assert.equal(builds, 3);
+    assert.equal(tries, 3);
     assert.equal(called('ingest').length, 6, 'both symbols re-ingested on each try');
+    assert.equal(called('buildFeatures').length + called('scoreLatest').length, 0, 'no feature set is built, no per-pair activity');
     assert.equal(r.barTs, expected);
+    assert.equal(r.featureSetId, null);
     assert.equal(r.forecasts.length, 4);
-    assert.ok((called('scoreLatest') as ScoreLatestInput[]).every((i) => i.expectedBarTs === expected && i.featureSetId === `fs-${expected}`));
-    assert.deepEqual((called('scoreLatest')[0] as ScoreLatestInput).featureUniverse, ['binance:BTC-USDT:1h', 'binance:ETH-USDT:1h']);
+    const calls = called('scoreBar') as ScoreBarInput[];
+    assert.deepEqual(calls.map((c) => c.scoreLate), [false, false, false], 'within the wait: late series are not scored yet');
+    assert.ok(calls.every((c) => c.expectedBarTs === expected && c.asOf === asOf && c.maxDataAgeMinutes === 120));
+    assert.deepEqual(calls[0]!.series.map((x) => x.symbol), ['BTC/USDT', 'ETH/USDT']);
+    assert.deepEqual(calls[0]!.targets, ['target_gk_1h', 'target_rv_24h']);
   });
 
   it('stops waiting after lateBarWaitMinutes and lets scoring report the late bar; without ingest it does not wait', async () => {
-    let builds = 0;
+    let tries = 0;
     suite.stack.stubs = {
       ingest: async () => ({}),
-      buildFeatures: async () => (builds++, features(expected - H)),
-      scoreLatest: async (i) => {
-        const s = i as ScoreLatestInput;
-        if (s.series.symbol === 'BTC/USDT') throw ApplicationFailure.nonRetryable(`the bar of ${s.series.symbol} is not in the data`, 'LateBarError');
-        return { record: record(s), predictionsRef: ref('p'), written: true };
-      },
+      scoreBar: async (i) => (tries++, scoreBar(expected - H)(i)),
     };
     const err = await run(input()).then(() => assert.fail('expected a failure'), (e: unknown) => e);
-    assert.ok(builds >= 3 && builds <= 4, `retried for ~3 s at 1 s intervals: ${builds} builds`);
+    assert.ok(tries >= 3 && tries <= 4, `retried for ~3 s at 1 s intervals: ${tries} tries`);
+    assert.equal((called('scoreBar') as ScoreBarInput[]).at(-1)!.scoreLate, true, 'the last try scores and reports');
     assert.ok(err instanceof WorkflowFailedError);
     const f = err.cause as ApplicationFailure;
     assert.equal(f.type, 'ScoreFailed');
@@ -75,10 +82,18 @@ describe('score workflow logic (stubbed activities, real dev server)', () => {
     assert.deepEqual(details.forecasts.map((x) => `${x.symbol} ${x.target}`), ['ETH/USDT target_gk_1h', 'ETH/USDT target_rv_24h']);
     assert.deepEqual(details.failures.map((x) => `${x.symbol} ${x.target}`), ['BTC/USDT target_gk_1h', 'BTC/USDT target_rv_24h']);
 
-    builds = 0;
+    tries = 0;
     suite.stack.calls.length = 0;
     await run(input({ ingest: false })).catch(() => undefined);
-    assert.equal(builds, 1);
+    assert.equal(tries, 1);
+    assert.equal((called('scoreBar') as ScoreBarInput[])[0]!.scoreLate, true);
     assert.equal(called('ingest').length, 0);
+  });
+
+  it('a scoreBar failure (bad input for the whole run) fails the run with its cause', async () => {
+    suite.stack.stubs = { ingest: async () => ({}), scoreBar: async () => { throw ApplicationFailure.nonRetryable('no candles for binance:BTC-USDT:1h: no manifest', 'FeatureInputError'); } };
+    const err = await run(input({ ingest: false })).then(() => assert.fail('expected a failure'), (e: unknown) => e);
+    assert.ok(err instanceof WorkflowFailedError);
+    assert.match(String((err.cause as Error & { cause?: Error }).cause?.message), /no candles for binance:BTC-USDT:1h/);
   });
 });
