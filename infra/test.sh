@@ -36,10 +36,11 @@ tsc_rc=$?
 [[ $tsc_rc -eq 0 ]] && echo "typecheck: ok"
 
 echo; echo "== TypeScript tests (node --test)"
-# The pure unit tier (npm run test:unit runs it alone, without a stack), the gate's calibration by
+# The pure unit tier (npm run test:unit runs it alone, without a stack), the feature builds on real
+# candles (test/data: DuckDB over ../shared/data, no stack), the gate's calibration by
 # simulation (pure but long), the workflow-logic tier (@temporalio/testing, stubbed activities),
 # then the real-stack tests.
-ts_files=$(ls test/unit/*.test.ts test/calibration/*.test.ts test/workflows/*.test.ts test/*.test.ts 2>/dev/null | grep -E "${VOLCAST_TEST_FILTER:-.}")
+ts_files=$(ls test/unit/*.test.ts test/data/*.test.ts test/calibration/*.test.ts test/workflows/*.test.ts test/*.test.ts 2>/dev/null | grep -E "${VOLCAST_TEST_FILTER:-.}")
 node --import tsx --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$reports/node.tap" \

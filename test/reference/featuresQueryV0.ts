@@ -1,6 +1,6 @@
 /**
  * FROZEN reference: lib/features/sql.ts as of commit 4538d7b (before the issue-14 speed work), kept
- * only for test/unit/features.equality.test.ts, which holds the current query to these values on real
+ * only for test/data/features.equality.test.ts, which holds the current query to these values on real
  * candles (1e-9 relative). Do not edit to follow lib/features/sql.ts; delete when no longer needed.
  */
 /**
