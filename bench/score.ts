@@ -21,7 +21,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { temporal } from '@temporalio/proto';
 import { layout, type Series } from '../lib/platform/layout';
 import { readCard } from '../lib/scoring/cards';
 import { buildInputs, scoreModel, sessionFor } from '../lib/scoring';
@@ -32,6 +31,7 @@ import { formatForecasts, runTrain } from '../cli/pipeline';
 import type { PlanDocument } from '../contracts/types';
 import type { ScoreInput, ScoreResult } from '../workflows';
 import { backfill, DAY, pad, parseArgs, startBenchStack, stats, type BenchStack, type Stats } from './stack';
+import { activitySpans } from './timeline';
 import { score } from '../workflows';
 import { scoreInput, trainInput } from '../lib/orchestration/inputs';
 
@@ -52,28 +52,10 @@ const CLOCK_25 = Date.parse('2022-10-11T11:00:00Z');
 /** Goals of issue 14 (end to end, client start → result). */
 const GOALS = { p50: 150, p99: 400, p50at25: 1000 };
 
-type EventType = temporal.api.enums.v1.EventType;
-const ET = temporal.api.enums.v1.EventType;
-
-function tsMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
-  if (!t) return NaN;
-  return Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6;
-}
-
 /** Activity type → durations (ms, scheduled → completed) of one workflow's history. */
 async function activitySplit(stack: BenchStack, workflowId: string): Promise<Record<string, number[]>> {
-  const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
-  const scheduled = new Map<string, { type: string; at: number }>();
   const out: Record<string, number[]> = {};
-  for (const e of history.events ?? []) {
-    const type = e.eventType as EventType;
-    if (type === ET.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) {
-      scheduled.set(String(e.eventId), { type: e.activityTaskScheduledEventAttributes?.activityType?.name ?? '?', at: tsMs(e.eventTime) });
-    } else if (type === ET.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
-      const s = scheduled.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId));
-      if (s) (out[s.type] ??= []).push(tsMs(e.eventTime) - s.at);
-    }
-  }
+  for (const a of await activitySpans(stack.client, workflowId)) if (a.completed) (out[a.type] ??= []).push(a.closed - a.scheduled);
   return out;
 }
 

@@ -15,6 +15,8 @@ export interface ActivitySpan {
   scheduled: number;
   started: number;
   closed: number;
+  /** Closed by a completion (not a failure, time-out or cancellation). */
+  completed: boolean;
 }
 
 function tsMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
@@ -46,12 +48,13 @@ export async function activitySpans(client: Client, workflowId: string): Promise
           break;
         }
         default: {
-          const closed = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes;
+          const completed = e.activityTaskCompletedEventAttributes;
+          const closed = completed ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes;
           if (!closed) break;
           const key = String(closed.scheduledEventId);
           const s = scheduled.get(key);
           // Started events of retried activities are written when they close: a missing start is the close.
-          if (s) spans.push({ type: s.type, workflowId: id, scheduled: s.at, started: started.get(key) ?? at, closed: at });
+          if (s) spans.push({ type: s.type, workflowId: id, scheduled: s.at, started: started.get(key) ?? at, closed: at, completed: Boolean(completed) });
         }
       }
     }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { wallSplit, type ActivitySpan } from '../../bench/timeline';
 
-const span = (type: string, started: number, closed: number): ActivitySpan => ({ type, workflowId: 'w', scheduled: started, started, closed });
+const span = (type: string, started: number, closed: number): ActivitySpan => ({ type, workflowId: 'w', scheduled: started, started, closed, completed: true });
 
 describe('bench:train wall split', () => {
   it('splits the wall time into fit activities, other activities and orchestration, overlaps counted once', () => {
