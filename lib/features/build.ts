@@ -99,15 +99,24 @@ export function definitionsSha(): string {
 
 export const OUTPUT_COLUMNS = ['ts', ...OUTPUT_DEFINITIONS.map((d) => d.name)];
 
-async function loadCandles(db: Duck, inputs: SeriesInput[]): Promise<void> {
-  const parts = inputs.map(({ series, files }) => {
-    if (!files.length) throw new FeatureInputError(`no candle files for ${seriesKey(series)}`);
-    return `SELECT ${sqlString(seriesKey(series))} AS series, ${sqlString(series.exchange)} AS exchange, ${sqlString(series.symbol)} AS symbol,
+/**
+ * The `candles` relation featuresQuery reads (series, exchange, symbol, ts, OHLCV) over the series'
+ * local Parquet files, one SELECT per series joined by UNION ALL; `extra(i)` adds columns per input.
+ */
+export function candlesRelation(inputs: { series: Series; files: string[] }[], extra: (i: number) => string = () => ''): string {
+  return inputs
+    .map(({ series, files }, i) => {
+      if (!files.length) throw new FeatureInputError(`no candle files for ${seriesKey(series)}`);
+      return `SELECT ${sqlString(seriesKey(series))} AS series, ${sqlString(series.exchange)} AS exchange, ${sqlString(series.symbol)} AS symbol,
       CAST(ts AS BIGINT) AS ts, CAST(open AS DOUBLE) AS open, CAST(high AS DOUBLE) AS high, CAST(low AS DOUBLE) AS low,
-      CAST(close AS DOUBLE) AS close, CAST(volume AS DOUBLE) AS volume
+      CAST(close AS DOUBLE) AS close, CAST(volume AS DOUBLE) AS volume${extra(i)}
       FROM read_parquet([${files.map(sqlString).join(', ')}])`;
-  });
-  await db.run(`CREATE TABLE candles_all AS ${parts.join('\nUNION ALL\n')}`);
+    })
+    .join('\nUNION ALL\n');
+}
+
+async function loadCandles(db: Duck, inputs: SeriesInput[]): Promise<void> {
+  await db.run(`CREATE TABLE candles_all AS ${candlesRelation(inputs)}`);
   // The lake promises unique, sorted ts; a duplicate would silently double-count in every window.
   const dup = await queryRows<{ series: string; ts: bigint }>(db, 'SELECT series, ts FROM candles_all GROUP BY ALL HAVING count(*) > 1 LIMIT 1');
   if (dup.length) throw new FeatureInputError(`duplicate candle ts ${dup[0]!.ts} in ${dup[0]!.series}`);

@@ -22,7 +22,7 @@ import { queryRows, sqlString, withDuck, type Duck } from '../platform/duckdb';
 import { FeatureInputError } from '../platform/errors';
 import { layout, type Series } from '../platform/layout';
 import type { ArtifactStore } from '../platform/store';
-import { ALIGN, definitionsSha, OUTPUT_COLUMNS, seriesKey } from './build';
+import { ALIGN, candlesRelation, definitionsSha, OUTPUT_COLUMNS, seriesKey } from './build';
 import { DEFINITIONS, LM_WINDOW, TARGET_COLUMNS, TARGET_HORIZON, type Definition } from './definitions';
 import { CANDLE_COLUMNS, featuresQuery, JOINED_COLUMNS, windowReachMs, windowsOf } from './sql';
 
@@ -107,14 +107,8 @@ export interface TailSeriesRows {
 export type TailResult = { kind: 'rows'; series: TailSeriesRows[] } | { kind: 'more'; series: string[] };
 
 async function loadTail(db: Duck, inputs: TailSeriesInput[]): Promise<void> {
-  const parts = inputs.map(({ series, files, rowsBefore }) => {
-    if (!files.length) throw new FeatureInputError(`no candle files for ${seriesKey(series)}`);
-    return `SELECT ${sqlString(seriesKey(series))} AS series, ${sqlString(series.exchange)} AS exchange, ${sqlString(series.symbol)} AS symbol,
-      CAST(ts AS BIGINT) AS ts, CAST(open AS DOUBLE) AS open, CAST(high AS DOUBLE) AS high, CAST(low AS DOUBLE) AS low,
-      CAST(close AS DOUBLE) AS close, CAST(volume AS DOUBLE) AS volume, ${rowsBefore} AS _before
-      FROM read_parquet([${files.map(sqlString).join(', ')}])`;
-  });
-  await db.run(`CREATE TABLE tail_all AS SELECT *, _before + row_number() OVER (PARTITION BY series ORDER BY ts) AS _rn FROM (${parts.join('\nUNION ALL\n')})`);
+  const candles = candlesRelation(inputs, (i) => `, ${inputs[i]!.rowsBefore} AS _before`);
+  await db.run(`CREATE TABLE tail_all AS SELECT *, _before + row_number() OVER (PARTITION BY series ORDER BY ts) AS _rn FROM (${candles})`);
   const dup = await queryRows<{ series: string; ts: bigint }>(db, 'SELECT series, ts FROM tail_all GROUP BY series, ts HAVING count(*) > 1 LIMIT 1');
   if (dup.length) throw new FeatureInputError(`duplicate candle ts ${dup[0]!.ts} in ${dup[0]!.series}`);
 }
