@@ -8,7 +8,7 @@ import { FeatureMismatchError, FutureBarError, LateBarError, ModelInputError, No
 import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import { combineVol } from '../lib/evaluation/ensemble';
 import type { EnsembleCard } from '../lib/evaluation/types';
-import { INTERVAL_Z, intervalBounds, regimeOf } from '../lib/metrics';
+import { forecastBounds, regimeOf } from '../lib/metrics';
 import { appendPredictions, type PredictionRecord } from '../lib/scoring/predictions';
 import { readChampion } from '../lib/promotion/registry';
 import { readCard } from '../lib/scoring/cards';
@@ -65,10 +65,10 @@ function checkNewestBar(name: string, barTs: number, timeframe: string, input: {
   }
 }
 
-/** The interval bounds and regime of a forecast. */
+/** The interval bounds (the champion's calibration, lib/metrics/conformal.ts) and regime of a forecast. */
 function recordOf(champion: ChampionRecord, series: Series, target: string, barTs: number, value: number, sigma: number | null, lineage: Pick<PredictionRecord, 'featureSetId' | 'inputsSha256' | 'featureDefinitionsSha'>): PredictionRecord {
-  const [l80, u80] = sigma != null ? intervalBounds(value, sigma, INTERVAL_Z['80']) : [null, null];
-  const [l95, u95] = sigma != null ? intervalBounds(value, sigma, INTERVAL_Z['95']) : [null, null];
+  const [l80, u80] = forecastBounds(value, sigma, champion.intervals, '80') ?? [null, null];
+  const [l95, u95] = forecastBounds(value, sigma, champion.intervals, '95') ?? [null, null];
   return {
     exchange: series.exchange, symbol: series.symbol, timeframe: series.timeframe, target, barTs, value,
     lower80: l80, upper80: u80, lower95: l95, upper95: u95,

@@ -644,6 +644,22 @@ export interface ChampionRecord {
   regimeThresholds?: { q1: number; q2: number } | null;
   /** The feature definitions the model was trained on: scoring refuses features built by others. */
   featureDefinitionsSha?: string | null;
+  /**
+   * The interval every forecast is served with, calibrated on the run's out-of-sample rows of this
+   * spec (absent on older records: only a model with a sigma output then gives an interval).
+   */
+  intervals?: IntervalCalibration | null;
+}
+
+/** A forecast interval's calibration (lib/metrics/conformal.ts): score quantiles per level. */
+export interface IntervalCalibration {
+  method: string;
+  /** Scores were divided by the model's sigma: bounds need the forecast's sigma. */
+  scaled: boolean;
+  /** Out-of-sample rows it was calibrated on. */
+  rows: number;
+  /** Bounds f·exp(lower·s/2), f·exp(upper·s/2), s = sigma (scaled) or 1. */
+  levels: Record<'80' | '95', { lower: number; upper: number }>;
 }
 
 // ---- Promotion decisions ----

@@ -21,6 +21,7 @@ import { championHistory, readChampion } from '../lib/promotion/registry';
 import { commitServing } from '../lib/promotion/serving';
 import { scoreModel } from '../lib/scoring';
 import { readCard } from '../lib/scoring/cards';
+import { forecastBounds } from '../lib/metrics/conformal';
 import { tailPredictions } from '../lib/scoring/predictions';
 import type { ResolvedProtocol } from '../lib/training/protocols';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
@@ -122,6 +123,16 @@ describe('the whole DAG and the champion lifecycle (replay exchange, real worker
       assert.ok(!plan.fits.filter((f) => f.purpose === 'fold').some((f) => f.modelId === champion.modelId), 'not a fold fit');
       assert.ok(champion.regimeThresholds && champion.regimeThresholds.q1 < champion.regimeThresholds.q2);
       assert.deepEqual(champion.featureUniverse, ['binance:LINK-USDT:1h']);
+      // Every champion serves an interval: calibrated on the spec's out-of-sample rows of all 3 folds.
+      const metricsDoc = JSON.parse((await store.readLatest(r.metricsKey))!.data.toString()) as MetricsDocument;
+      const conformal = metricsDoc.models.find((m) => m.name === r.decision!.spec)!.conformal;
+      assert.deepEqual(champion.intervals, conformal.serving);
+      assert.equal(champion.intervals!.rows, 3 * 72);
+      assert.ok(champion.intervals!.levels['95'].lower < champion.intervals!.levels['80'].lower && champion.intervals!.levels['80'].upper < champion.intervals!.levels['95'].upper);
+      const servingCard = JSON.parse((await store.readLatest(champion.cardRef.key))!.data.toString()) as { intervals?: unknown };
+      assert.deepEqual(servingCard.intervals, champion.intervals, 'the serving card records the interval it serves with');
+      // Fold 2 (the holdout) is calibrated on folds 0 and 1 (targets known when it opened): coverage measured there.
+      assert.ok(conformal.holdout && conformal.holdout.rows > 0 && conformal.perFold[0]!.calibration === null);
       const report = (await store.readLatest(r.reportKey))!.data.toString();
       assert.match(report, /<svg/);
       for (const m of ['har_x', 'lightgbm', 'ens_equal']) assert.ok(report.includes(m));
@@ -155,6 +166,11 @@ describe('the whole DAG and the champion lifecycle (replay exchange, real worker
       assert.equal(f.barTs, replay.now() - HOUR);
       assert.ok(f.value > 0 && f.value < 1);
       assert.ok(['low', 'medium', 'high'].includes(f.regime!));
+      // Whatever the champion's kind, the forecast comes with its calibrated 80% and 95% intervals.
+      const champion = (await readChampion(store, series(), f.target))!;
+      assert.deepEqual([f.lower80, f.upper80], forecastBounds(f.value, null, champion.intervals, '80'));
+      assert.deepEqual([f.lower95, f.upper95], forecastBounds(f.value, null, champion.intervals, '95'));
+      assert.ok(f.lower95! < f.lower80! && f.lower80! < f.upper80! && f.upper80! < f.upper95!, JSON.stringify(f));
     }
     // Scoring computes its rows from the candle tail (no feature set written); the forecast equals the
     // champion run on the full-history feature set of the training at that bar (the same bits).

@@ -12,6 +12,7 @@ import { isBaselineKind, type RegimeThresholds } from '../../contracts/domain';
 import type { DmSummary, EvalFold, GateReport, GateVerdict, LeaderboardRow, ModelRole, PromotionGates } from '../../contracts/types';
 import { dieboldMariano, forecastMetrics, qlikeLosses, type DieboldMariano, type ForecastMetrics } from '../metrics';
 import { gateSettings, judgeChallenger } from '../metrics/gate';
+import { conformalReport } from './intervals';
 import type { FoldParity, MetricsDocument, ModelReport } from './types';
 
 export interface PredictionRow {
@@ -67,6 +68,8 @@ export const DEFINITIONS: Record<string, string> = {
   spa: "Hansen's superior predictive ability test (stationary bootstrap, studentized) of the eligible candidates against the benchmark (the incumbent, else the best baseline) on the holdout common rows; consistent p-value",
   direction:
     'share of rows with sign(forecast − prev) = sign(actual − prev), prev = the target of the row stamped ts − h bars (the last realized value known at ts); rows without prev are skipped',
+  conformal:
+    "every model kind: split-conformal intervals on the score ln(actual²/forecast²) (divided by sigma for a model with a sigma output); fold k is calibrated on the model's out-of-sample rows of earlier folds whose targets were known when fold k opened (at least 100 rows, else none), bounds f·exp(q·s/2) with q the conformal quantiles at (1 − p)/2 and (1 + p)/2; coverage = share of the fold's actuals inside; serving = calibrated on every fold's rows",
   intervals: 'sigma = std-dev of predicted log variance; interval [f·exp(−zσ/2), f·exp(zσ/2)], z = Φ⁻¹(0.9) for 80%, Φ⁻¹(0.975) for 95%; coverage = share of actuals inside, width in volatility units',
   regime: "classes 0 low (v ≤ q1), 1 medium (q1 < v ≤ q2), 2 high, with each fold's own thresholds (fit on that fold's training rows); forecast class vs actual class; macro F1 over classes present; confusion[actual][forecast]",
   bestBaseline: 'lowest QLIKE on the validation common rows among the baseline kinds that completed every fold',
@@ -180,6 +183,7 @@ export function computeMetrics(input: ComputeInput): Omit<MetricsDocument, 'runI
       parity: m.parity,
       parityPassed: m.parity.length > 0 && m.parity.every((p) => p.passed),
       dm: { vsIncumbent: dmOn(m.name, incumbent), vsBestBaseline: dmOn(m.name, bestBaseline), vsHarRv: dmOn(m.name, harRv) },
+      conformal: conformalReport({ rows: m.rows, actual: input.actual, folds: input.folds, horizonBars: input.horizonBars, barMs: input.barMs }),
     };
   });
 

@@ -32,11 +32,12 @@ function pval(p: number | null | undefined): string {
 
 function leaderboardTable(doc: MetricsDocument): string {
   const byName = new Map(doc.models.map((m) => [m.name, m]));
-  const head = ['#', 'model', 'kind', 'role', 'validation QLIKE', 'holdout QLIKE', 'all folds QLIKE', 'rows', 'RMSE', 'R²', 'MZ β', 'direction', 'cov 80%', 'cov 95%', 'DM vs incumbent', 'DM vs best baseline', 'DM vs HAR-RV', 'folds'];
+  const head = ['#', 'model', 'kind', 'role', 'validation QLIKE', 'holdout QLIKE', 'all folds QLIKE', 'rows', 'RMSE', 'R²', 'MZ β', 'direction', 'holdout cov 80%', 'holdout cov 95%', 'DM vs incumbent', 'DM vs best baseline', 'DM vs HAR-RV', 'folds'];
   const rows = doc.leaderboard.map((r) => {
     const m = byName.get(r.model)!;
     const o = m.overall ?? m.holdout;
-    const iv = o?.intervals;
+    // Conformal coverage on the holdout (every kind; calibrated on the earlier folds).
+    const iv = m.conformal?.holdout;
     const dm = (x: { statistic: number | null; pValue: number | null } | null) => (x ? `${num(x.statistic, 3)} (p ${pval(x.pValue)})` : '—');
     const tags = [
       doc.bestBaseline?.model === r.model ? '<span class="tag">best baseline</span>' : '',
@@ -60,8 +61,8 @@ function leaderboardTable(doc: MetricsDocument): string {
       num(o?.r2, 3),
       num(o?.mincerZarnowitz.beta, 3),
       pct(o?.direction.accuracy),
-      iv ? pct(iv[0]!.coverage) : '—',
-      iv ? pct(iv[1]!.coverage) : '—',
+      iv ? pct(iv.coverage['80']) : '—',
+      iv ? pct(iv.coverage['95']) : '—',
       dm(r.dmVsIncumbent),
       dm(r.dmVsBestBaseline),
       dm(r.dmVsHarRv),
@@ -104,6 +105,25 @@ function foldTable(doc: MetricsDocument): string {
   });
   const counts = `<tr class="muted"><td>common rows</td>${doc.commonRows.perFold.map((p) => `<td>${p.rows}</td>`).join('')}<td>${doc.commonRows.overall}</td></tr>`;
   return `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}${counts}</tbody></table>`;
+}
+
+/** Conformal intervals per model: coverage and relative width per segment, and the serving calibration. */
+function intervalTable(doc: MetricsDocument): string {
+  const cov = (c: { coverage: Record<'80' | '95', number>; meanRelativeWidth: Record<'80' | '95', number>; rows: number } | null | undefined) =>
+    c ? `${pct(c.coverage['80'])} / ${pct(c.coverage['95'])}</td><td>${num(c.meanRelativeWidth['80'], 3)} / ${num(c.meanRelativeWidth['95'], 3)}</td><td>${c.rows}` : '—</td><td>—</td><td>0';
+  const rows = doc.leaderboard.map((r) => {
+    const m = doc.models.find((x) => x.name === r.model)!;
+    const c = m.conformal;
+    const s = c?.serving;
+    const band = (lvl: '80' | '95') =>
+      s!.scaled
+        ? `${lvl}% f·exp([${num(s!.levels[lvl].lower, 3)}, ${num(s!.levels[lvl].upper, 3)}]·σ/2)`
+        : `${lvl}% [${num(Math.exp(s!.levels[lvl].lower / 2), 3)}, ${num(Math.exp(s!.levels[lvl].upper / 2), 3)}]·f`;
+    const serving = s ? `${s.rows} rows: ${band('80')}, ${band('95')}` : '—';
+    return `<tr><td>${esc(m.name)}</td><td>${cov(c?.validation)}</td><td>${cov(c?.holdout)}</td><td>${serving}</td></tr>`;
+  });
+  return `<h2>Forecast intervals (conformal)</h2><p class="muted">${esc(doc.definitions['conformal'] ?? '')}. Width relative to the forecast.</p>
+<table><thead><tr><th>model</th><th>validation cov 80% / 95%</th><th>rel. width</th><th>rows</th><th>holdout cov 80% / 95%</th><th>rel. width</th><th>rows</th><th>served with</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function parityTable(doc: MetricsDocument): string {
@@ -227,6 +247,7 @@ ${servedTable(doc)}
 ${figures.join('\n')}
 <h2>QLIKE per fold</h2>
 ${foldTable(doc)}
+${intervalTable(doc)}
 ${regimeTables(doc)}
 <h2>ONNX parity</h2>
 ${parityTable(doc)}

@@ -18,6 +18,7 @@ import { checkParity, scoreModel } from '../scoring';
 import { readCard, writeParity } from '../scoring/cards';
 import { computeMetrics, type FoldStatus, type ModelPredictions } from './compute';
 import { combineVol, ensembleModelId, ensembleQlike, fitQlikeWeights } from './ensemble';
+import { targetKnownBy } from './intervals';
 import { writeOosParquet, type OosRow } from './oos';
 import { buildReport } from './report';
 import type { EnsembleCard, EnsembleMember, EnsembleRecord, FoldParity, MetricsDocument } from './types';
@@ -207,7 +208,7 @@ async function buildEnsembles(
         entry.folds.push({ fold: fold.fold, ok: false, reason: `member(s) ${missing.join(', ')} failed on this fold` });
         continue;
       }
-      const earlier = (r: { ts: number; fold: number }) => r.fold !== fold.fold && r.ts + horizon * bar < fold.test.startTs && folds.findIndex((f) => f.fold === r.fold) < folds.indexOf(fold);
+      const earlier = (r: { ts: number; fold: number }) => r.fold !== fold.fold && targetKnownBy(r.ts, horizon, bar, fold.test.startTs) && folds.findIndex((f) => f.fold === r.fold) < folds.indexOf(fold);
       const fit = weightsOn(spec, members as ModelPredictions[], actual, earlier);
       const rowsOf = (m: ModelPredictions) => new Map(m.rows.filter((r) => r.fold === fold.fold).map((r) => [r.ts, r.forecast]));
       const memberRows = (members as ModelPredictions[]).map(rowsOf);

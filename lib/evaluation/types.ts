@@ -1,6 +1,7 @@
 /** The shape of runs/{runId}/metrics.json and of an ensemble's recorded card (stage-internal formats). */
-import type { EnsembleMethod, EvalFold, GateReport, LeaderboardRow, ModelRole, ObjectRef, Series, Window } from '../../contracts/types';
+import type { EnsembleMethod, EvalFold, IntervalCalibration, GateReport, LeaderboardRow, ModelRole, ObjectRef, Series, Window } from '../../contracts/types';
 import type { DieboldMariano, ForecastMetrics } from '../metrics';
+import type { ConformalReport } from './intervals';
 
 export type { EvalFold, EvalModel, EvaluateInput, EvaluateResult, LeaderboardRow, ModelRole } from '../../contracts/types';
 
@@ -28,6 +29,8 @@ export interface EnsembleCard {
   /** The out-of-sample rows its weights were fit on (qlike: earlier folds' test rows; null: equal weights). */
   weightsFitOn: { folds: number[]; rows: number; qlike: number } | null;
   parity: { passed: boolean; reason: string | null };
+  /** The serving combination's interval calibration (absent on fold cards). */
+  intervals?: IntervalCalibration | null;
 }
 
 export interface FoldParity {
@@ -57,6 +60,8 @@ export interface ModelReport {
   parityPassed: boolean;
   /** On the holdout common rows. */
   dm: { vsIncumbent: DieboldMariano | null; vsBestBaseline: DieboldMariano | null; vsHarRv: DieboldMariano | null };
+  /** Conformal intervals: coverage per fold (calibrated on earlier folds), and the serving calibration. */
+  conformal: ConformalReport;
 }
 
 export interface EnsembleRecord {
@@ -89,3 +94,4 @@ export interface MetricsDocument {
 }
 
 export type { Window };
+export type { ConformalReport };

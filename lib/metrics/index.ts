@@ -12,6 +12,7 @@ import { regimeMetrics, type RegimeMetrics, type RegimeThresholds } from './regi
 export * from './dieboldMariano';
 export * from './direction';
 export * from './gate';
+export * from './conformal';
 export * from './intervals';
 export * from './loss';
 export * from './mincerZarnowitz';

@@ -7,8 +7,12 @@
  */
 import { assertPaired } from './stats';
 
+/** The nominal levels every forecast's interval is given at (percent). */
+export const INTERVAL_LEVELS = ['80', '95'] as const;
+export type IntervalLevel = (typeof INTERVAL_LEVELS)[number];
+
 /** Φ⁻¹(0.9) and Φ⁻¹(0.975) to double precision. */
-export const INTERVAL_Z: Record<'80' | '95', number> = { '80': 1.2815515655446004, '95': 1.959963984540054 };
+export const INTERVAL_Z: Record<IntervalLevel, number> = { '80': 1.2815515655446004, '95': 1.959963984540054 };
 
 export interface IntervalMetrics {
   level: number;
@@ -24,7 +28,7 @@ export function intervalMetrics(actualVol: readonly number[], forecastVol: reado
   assertPaired(actualVol, forecastVol);
   assertPaired(actualVol, sigma);
   const n = actualVol.length;
-  return (['80', '95'] as const).map((lvl) => {
+  return INTERVAL_LEVELS.map((lvl) => {
     let inside = 0;
     let width = 0;
     actualVol.forEach((a, i) => {

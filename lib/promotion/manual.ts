@@ -4,7 +4,7 @@
  * card is of that series and target, was built on the current feature definitions, and passed ONNX
  * parity (every member, for an ensemble).
  */
-import type { ChampionRecord, ChampionSpec, ObjectRef, Series } from '../../contracts/types';
+import type { ChampionRecord, ChampionSpec, IntervalCalibration, ObjectRef, Series } from '../../contracts/types';
 import type { EnsembleCard } from '../evaluation/types';
 import { RegistryError } from '../platform/errors';
 import { layout } from '../platform/layout';
@@ -26,6 +26,8 @@ interface StoredCard {
   train?: { startTs: number; endTs: number };
   regime?: { q1: number; q2: number } | null;
   parity?: { passed: boolean } | null;
+  /** A serving fit's interval calibration (a fold's card has none: its forecasts then come without one). */
+  intervals?: IntervalCalibration | null;
 }
 
 function sameSeries(a: Series, b: Series): boolean {
@@ -103,6 +105,7 @@ export async function manualRecord(
     featureUniverse: universe ?? null,
     regimeThresholds: regime ? { q1: regime.q1, q2: regime.q2 } : null,
     featureDefinitionsSha: definitionsSha ?? null,
+    intervals: card.intervals ?? null,
   };
 }
 

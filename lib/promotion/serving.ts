@@ -6,7 +6,7 @@
  * runs/{runId}/decision.json.
  */
 import type {
-  ChampionRecord, ChampionSpec, CommitServingInput, CommitServingResult, Decision, ModelSpec, ObjectRef, PlanDocument, ServingOutcome,
+  ChampionRecord, ChampionSpec, CommitServingInput, CommitServingResult, Decision, IntervalCalibration, ModelSpec, ObjectRef, PlanDocument, ServingOutcome,
 } from '../../contracts/types';
 import { ensembleModelId } from '../evaluation/ensemble';
 import type { EnsembleCard, EnsembleMember, MetricsDocument } from '../evaluation/types';
@@ -39,12 +39,12 @@ export function servingMembers(plan: Pick<PlanDocument, 'ensembles'>, name: stri
   return plan.ensembles.find((x) => x.name === name)?.members ?? [name];
 }
 
-async function checkServingFit(store: ArtifactStore, plan: PlanDocument, fit: NonNullable<CommitServingInput['fits'][number]['result']>): Promise<string | null> {
+async function checkServingFit(store: ArtifactStore, plan: PlanDocument, fit: NonNullable<CommitServingInput['fits'][number]['result']>, intervals: IntervalCalibration | null): Promise<string | null> {
   const { card, sourceSha256 } = await readCard(store, fit.cardRef);
   const window = plan.serving.test;
   const scored = await scoreModel({ modelPath: await store.getFile(fit.modelRef), modelSha256: fit.modelRef.sha256, card, featuresPath: await store.getFile(plan.featuresRef), window });
   const parity = checkParity(scored, card, window, sourceSha256);
-  await writeParity(store, fit.cardRef, card, parity);
+  await writeParity(store, fit.cardRef, card, parity, { intervals });
   return parity.passed ? null : `ONNX parity failed on the serving fit's newest rows: ${parity.reason}`;
 }
 
@@ -54,6 +54,9 @@ export async function commitServing(store: ArtifactStore, input: CommitServingIn
   const metrics = await store.getJson<MetricsDocument>(input.metricsRef);
   const reasons: string[] = [];
   let serving: ServingOutcome;
+  // The interval the spec serves with: calibrated on this run's out-of-sample rows of the spec (an
+  // ensemble: of the combination). A metrics document from before intervals existed has none.
+  const intervalsOf = (name: string): IntervalCalibration | null => metrics.models.find((m) => m.name === name)?.conformal?.serving ?? null;
 
   const hold = async (why: string): Promise<ServingOutcome> => {
     if (!champion) return { action: 'none', modelId: null, reasons: [why, 'no champion: nothing serves yet'], championWritten: false, trainEndTs: null };
@@ -75,7 +78,7 @@ export async function commitServing(store: ArtifactStore, input: CommitServingIn
         problems.push(`the serving fit of ${name} failed: ${f?.error ?? 'it did not run'}`);
         continue;
       }
-      const bad = await checkServingFit(store, plan, f.result);
+      const bad = await checkServingFit(store, plan, f.result, intervalsOf(name));
       if (bad) problems.push(`${name}: ${bad}`);
       else fits[name] = { modelId: f.result.modelId, modelRef: f.result.modelRef, cardRef: f.result.cardRef, kind: plan.specs.find((s) => s.name === name)!.kind };
     }
@@ -93,6 +96,7 @@ export async function commitServing(store: ArtifactStore, input: CommitServingIn
           modelId, name: ens.name, kind: 'ensemble', method: ens.method, target: plan.target, series: plan.series, featureSetId: plan.featureSetId, fold: null,
           combine: 'variance', members: recorded, weightsFitOn: ens.method === 'qlike' && fitOn?.qlike != null ? { folds: plan.folds.map((f) => f.fold), rows: fitOn.rows, qlike: fitOn.qlike } : null,
           parity: { passed: true, reason: "every member's serving fit passed ONNX parity" },
+          intervals: intervalsOf(ens.name),
         };
         const cardRef = await store.putJson(layout.model(modelId, 'card.json'), card);
         artifact = { modelId, modelRef: cardRef, cardRef, kind: 'ensemble' };
@@ -125,6 +129,7 @@ export async function commitServing(store: ArtifactStore, input: CommitServingIn
           featureUniverse: plan.featureUniverse,
           regimeThresholds: { q1: plan.serving.regime.q1, q2: plan.serving.regime.q2 },
           featureDefinitionsSha: plan.featureDefinitionsSha,
+          intervals: intervalsOf(decision.spec),
         };
         const { written } = await setChampion(store, record);
         serving = { action, modelId: artifact.modelId, reasons: [`${decision.spec} ${artifact.modelId} serves (${action})`], championWritten: written, trainEndTs: plan.serving.train.endTs };

@@ -6,6 +6,7 @@
  * accepts the card when the stored one carries parity.sourceCardSha256 equal to the reference's
  * sha256: it is the trainer's card plus our parity, nothing else. Anything else is corruption.
  */
+import type { IntervalCalibration } from '../../contracts/types';
 import { parseCard, type ModelCard, type ParityResult } from './modelCard';
 import { IntegrityError, sha256Of, type ArtifactStore, type ObjectRef } from '../platform/store';
 
@@ -42,9 +43,12 @@ export async function readCard(store: ArtifactStore, ref: ObjectRef): Promise<Lo
   return { card, sourceSha256: ref.sha256 };
 }
 
-/** card.json with `parity` filled and every other field kept; deterministic bytes for a given input. */
-export async function writeParity(store: ArtifactStore, ref: ObjectRef, card: ModelCard, parity: ParityResult): Promise<ObjectRef> {
-  const body = `${JSON.stringify({ ...card, parity }, null, 2)}\n`;
+/**
+ * card.json with `parity` filled (and, for a serving fit, the interval it serves with) and every
+ * other field kept; deterministic bytes for a given input.
+ */
+export async function writeParity(store: ArtifactStore, ref: ObjectRef, card: ModelCard, parity: ParityResult, serving?: { intervals: IntervalCalibration | null }): Promise<ObjectRef> {
+  const body = `${JSON.stringify({ ...card, ...(serving ?? {}), parity }, null, 2)}\n`;
   const current = await store.head(ref.key);
   if (current && current.sha256 === sha256Of(body)) return current;
   return store.putBuffer(ref.key, body, 'application/json');
