@@ -25,6 +25,8 @@ import { layout } from '../lib/platform/layout';
 import { repoRoot, venvPython } from '../lib/platform/paths';
 import { formatLeaderboard } from '../cli/pipeline';
 import type { PlanDocument } from '../contracts/types';
+import { pooledCoverage } from '../lib/evaluation/intervals';
+import type { MetricsDocument } from '../lib/evaluation/types';
 import type { TrainResult } from '../workflows';
 import { backfill, DAY, pad, parseArgs, startBenchStack } from './stack';
 import { activitySpans, wallSplit } from './timeline';
@@ -127,8 +129,27 @@ async function main(): Promise<void> {
     console.log('\n== leaderboards');
     for (const r of trained.results) console.log(`${formatLeaderboard(r)}\n`);
 
+    // Forecast intervals: conformal coverage per model over every fold that had a calibration (each
+    // calibrated on the earlier folds only), the spread over folds, and the served spec marked.
+    console.log('== forecast intervals (split-conformal; fold k calibrated on folds < k; nominal 80% / 95%)');
+    const intervals: Record<string, unknown>[] = [];
+    for (const r of trained.results) {
+      const doc = JSON.parse((await store.readLatest(r.metricsKey))!.data.toString('utf8')) as MetricsDocument;
+      console.log(`\n${r.series.symbol} ${r.target}  (* = the spec that serves)`);
+      console.log(`  ${pad('model', 16)}${pad('folds', 7, true)}${pad('rows', 8, true)}${pad('cov 80%', 9, true)}${pad('cov 95%', 9, true)}${pad('fold 80% min–max', 20, true)}${pad('rel. width 80/95', 18, true)}`);
+      for (const m of doc.models) {
+        const parts = m.conformal.perFold.filter((f) => f.coverage);
+        const all = pooledCoverage(parts.map((f) => f.coverage!));
+        if (!all) continue;
+        const per80 = parts.map((f) => f.coverage!.coverage['80']);
+        const star = m.name === r.decision?.spec ? '*' : ' ';
+        console.log(`${star} ${pad(m.name, 16)}${pad(String(parts.length), 7, true)}${pad(String(all.rows), 8, true)}${pad((100 * all.coverage['80']).toFixed(1), 9, true)}${pad((100 * all.coverage['95']).toFixed(1), 9, true)}${pad(`${(100 * Math.min(...per80)).toFixed(0)}–${(100 * Math.max(...per80)).toFixed(0)}`, 20, true)}${pad(`${all.meanRelativeWidth['80'].toFixed(2)} / ${all.meanRelativeWidth['95'].toFixed(2)}`, 18, true)}`);
+        intervals.push({ symbol: r.series.symbol, target: r.target, model: m.name, serves: m.name === r.decision?.spec, folds: parts.length, ...all, holdout: m.conformal.holdout });
+      }
+    }
+
     const file = join(cfg.stateDir, `results-${protocol.name}-${new Date().toISOString().replace(/[:.]/g, '')}.json`);
-    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), protocol: protocol.name, symbols: SYMBOLS, models: protocol.models.map((m) => m.name), workflowId, wallSeconds, featureSetId: trained.featureSetId, timing, series: perSeries }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), protocol: protocol.name, symbols: SYMBOLS, models: protocol.models.map((m) => m.name), workflowId, wallSeconds, featureSetId: trained.featureSetId, timing, series: perSeries, intervals }, null, 2)}\n`);
     console.log(`results: ${file}`);
   } finally {
     await stack.close();

@@ -39,7 +39,7 @@ function withActual(rows: readonly PredictionRow[], actual: Map<number, number |
 }
 
 /** Coverage of the pooled rows of several folds, weighted by rows. */
-function pooled(parts: (CoverageOf | null)[]): CoverageOf | null {
+export function pooledCoverage(parts: (CoverageOf | null)[]): CoverageOf | null {
   const got = parts.filter((p): p is CoverageOf => p !== null && p.rows > 0);
   if (!got.length) return null;
   const n = got.reduce((s, p) => s + p.rows, 0);
@@ -64,7 +64,7 @@ export function conformalReport(input: ConformalInput): ConformalReport {
   return {
     method: CONFORMAL_METHOD,
     perFold,
-    validation: pooled(perFold.filter((f) => f.fold !== holdoutFold?.fold).map((f) => f.coverage)),
+    validation: pooledCoverage(perFold.filter((f) => f.fold !== holdoutFold?.fold).map((f) => f.coverage)),
     holdout: perFold.find((f) => f.fold === holdoutFold?.fold)?.coverage ?? null,
     serving: calibrateConformal(rows),
   };
