@@ -102,6 +102,8 @@ export const volcastConfig = {
     lightgbm: { kind: 'lightgbm', params: { num_leaves: 15, learning_rate: 0.05, num_boost_round: 400, early_stopping_rounds: 30 } },
     lstm: { kind: 'lstm', params: { window: 24, hidden: 16, epochs: 30, patience: 5, columns: NEURAL_COLUMNS } },
     xgboost: { kind: 'xgboost', params: {} },
+    // HAR-X with LightGBM on its residual (models/residual.py): the trees start from HAR-X.
+    har_x_gbm: { kind: 'har_x_gbm', params: {} },
     lstm_jump: { kind: 'lstm_jump', params: { window: 24, hidden: 16, epochs: 30, patience: 5, jumpWeight: 2, columns: NEURAL_COLUMNS } },
     bilstm_attn: { kind: 'bilstm_attn', params: { window: 24, hidden: 16, epochs: 30, patience: 5, sigma: true, columns: NEURAL_COLUMNS } },
     // SPH-Net sized for a 2-core CPU: window 24 / d_model 16 / 2 heads / 1 layer / 12 epochs fits
@@ -151,7 +153,7 @@ export const volcastConfig = {
       targets: ['target_gk_1h', 'target_rv_24h'],
       lookbackBars: null,
       walkForward: { firstTrainBars: 365 * 24, testBars: 720, stepBars: 720, window: 'expanding', embargoBars: 24, testFrom: '2020-01-01' },
-      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'],
+      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'har_x_gbm', 'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'],
       ensembles: [...ENSEMBLES],
       seed: 7,
     },

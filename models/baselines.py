@@ -83,19 +83,26 @@ def har_rv(df: pd.DataFrame, inp: dict[str, Any], beat: Beat) -> Fitted:
                    len(tr.idx), te)
 
 
+def log_linear_transforms(x: np.ndarray, log_cols: list[str], dummy_cols: list[str]) -> list[ox.Transform]:
+    """The log-HAR design of training rows x (columns: log_cols, then dummy_cols): log(max(x, the
+    1% floor of the training values)), one-hot of the levels seen in training (the first the reference)."""
+    transforms: list[ox.Transform] = []
+    for j, c in enumerate(log_cols + dummy_cols):
+        if c in log_cols:
+            transforms.append({"column": c, "op": "log", "floor": var_floor(x[:, j].astype(np.float64))})
+        else:
+            levels = sorted(set(np.unique(x[:, j]).tolist()))
+            transforms.append({"column": c, "op": "onehot", "levels": levels[1:], "reference": levels[0]})
+    return transforms
+
+
 def _log_linear(df: pd.DataFrame, inp: dict[str, Any], kind: str, log_cols: list[str],
                 dummy_cols: list[str]) -> Fitted:
     target = inp["target"]
     h = HORIZON[target]
     cols = log_cols + dummy_cols
     tr, te = build_rows(df, cols, 1, target, inp["train"], inp["test"])
-    transforms: list[ox.Transform] = []
-    for j, c in enumerate(cols):
-        if c in log_cols:
-            transforms.append({"column": c, "op": "log", "floor": var_floor(tr.x[:, j].astype(np.float64))})
-        else:
-            levels = sorted(set(np.unique(tr.x[:, j]).tolist()))
-            transforms.append({"column": c, "op": "onehot", "levels": levels[1:], "reference": levels[0]})
+    transforms = log_linear_transforms(tr.x, log_cols, dummy_cols)
     z = ox.design(tr.x, transforms)
     require_rows(len(tr.idx), max(100, 5 * (z.shape[1] + 1)), kind)
     v = tr.y ** 2 / h
@@ -119,11 +126,14 @@ def log_har(df: pd.DataFrame, inp: dict[str, Any], beat: Beat) -> Fitted:
     return _log_linear(df, inp, "log_har", cols, [])
 
 
+# HAR-X's inputs (also the linear part of models/residual.py's har_x_gbm).
+HAR_X_LOGS = ["rv_d", "rv_w", "rv_m", "gk_var_1", "gk_var_6", "gk_var_same_hour_7d"]
+HAR_X_DUMMIES = ["hour", "weekday"]
+
+
 def har_x(df: pd.DataFrame, inp: dict[str, Any], beat: Beat) -> Fitted:
     p = inp["model"].get("params", {})
-    logs = ["rv_d", "rv_w", "rv_m", "gk_var_1", "gk_var_6", "gk_var_same_hour_7d"]
-    dummies = ["hour", "weekday"] if p.get("dummies", True) else []
-    return _log_linear(df, inp, "har_x", logs, dummies)
+    return _log_linear(df, inp, "har_x", HAR_X_LOGS, HAR_X_DUMMIES if p.get("dummies", True) else [])
 
 
 def _window(decay: float, tol: float, max_window: int) -> int:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import baselines, contract, gbm, lstm, sph_net
+from . import baselines, contract, gbm, lstm, residual, sph_net
 from .card import build_card, card_bytes
 from .frame import TARGETS, FitError, Fitted, load_frame
 from .onnx_export import run_onnx
@@ -42,7 +42,7 @@ PARITY_RTOL = 1e-5
 _CPU_FITS: dict[str, Callable[..., Fitted]] = {
     "persistence": baselines.persistence, "ewma": baselines.ewma, "har_rv": baselines.har_rv,
     "log_har": baselines.log_har, "har_x": baselines.har_x, "garch": baselines.garch, "lightgbm": gbm.fit,
-    "xgboost": gbm.fit_xgboost,
+    "xgboost": gbm.fit_xgboost, "har_x_gbm": residual.fit,
 }
 _NEURAL_FITS: dict[str, Callable[..., Fitted]] = {
     "lstm": lstm.fit, "lstm_jump": lstm.fit, "bilstm_attn": lstm.fit, "sph_net": sph_net.fit,

@@ -111,15 +111,16 @@ def _head(g: _G, yhat: str, head: Head, out: str = "vol") -> str:
     raise ValueError(f"unknown head {head['kind']}")
 
 
-def _model(g: _G, x_shape: list[Any], doc: str) -> bytes:
+def _model(g: _G, x_shape: list[Any], doc: str, ml: bool = False) -> bytes:
     graph = helper.make_graph(
         g.nodes, "volcast",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
         [helper.make_tensor_value_info("vol", TensorProto.FLOAT, ["N", 1])],
         initializer=g.inits,
     )
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="volcast",
-                          doc_string=doc)
+    # The ai.onnx.ml domain (opset 3: TreeEnsembleRegressor) when the graph holds trees.
+    opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid("ai.onnx.ml", 3)] if ml else [])
+    m = helper.make_model(graph, opset_imports=opsets, producer_name="volcast", doc_string=doc)
     m.ir_version = IR_VERSION
     onnx.checker.check_model(m, full_check=True)
     return m.SerializeToString()
@@ -135,6 +136,12 @@ def linear_graph(transforms: list[Transform], coef: np.ndarray, intercept: float
     """x [N, F] -> double -> transforms -> design @ coef + intercept -> head -> float32 vol."""
     g = _G(double=True)
     x = g.op("Cast", ["x"], "x64", to=TensorProto.DOUBLE)
+    _double_head(g, _linear_part(g, x, transforms, coef, intercept), head)
+    return _model(g, ["N", len(transforms)], doc)
+
+
+def _linear_part(g: _G, x: str, transforms: list[Transform], coef: np.ndarray, intercept: float) -> str:
+    """design(x[:, :len(transforms)]) @ coef + intercept on the double input x: the double yhat [N, 1]."""
     parts = []
     for j, t in enumerate(transforms):
         c = g.op("Slice", [x, g.const("s", np.array([j], np.int64)), g.const("e", np.array([j + 1], np.int64)),
@@ -147,9 +154,25 @@ def linear_graph(transforms: list[Transform], coef: np.ndarray, intercept: float
         parts.append(c)
     z = parts[0] if len(parts) == 1 else g.op("Concat", parts, axis=1)
     yhat = g.op("MatMul", [z, g.const("coef", g.fl(coef).reshape(-1, 1))])
-    yhat = g.op("Add", [yhat, g.const("intercept", g.fl([intercept]))])
-    _double_head(g, yhat, head)
-    return _model(g, ["N", len(transforms)], doc)
+    return g.op("Add", [yhat, g.const("intercept", g.fl([intercept]))])
+
+
+def linear_plus_trees_graph(transforms: list[Transform], coef: np.ndarray, intercept: float, tree_columns: list[int],
+                            trees: tuple[list[onnx.NodeProto], list[onnx.TensorProto]], head: Head, doc: str,
+                            n_inputs: int) -> bytes:
+    """x [N, n_inputs] -> double -> (design(x[:, :len(transforms)]) @ coef + intercept) + trees(x[:, tree_columns])
+    -> head -> float32 vol. `trees`: tree_onnx.tree_nodes reading "x_trees" and writing "yhat_trees"
+    (float32: one rounding of the double sum, as in the tree-only graphs)."""
+    g = _G(double=True)
+    x = g.op("Cast", ["x"], "x64", to=TensorProto.DOUBLE)
+    linear = _linear_part(g, x, transforms, coef, intercept)
+    g.op("Gather", [x, g.const("tree_columns", np.asarray(tree_columns, np.int64))], out="x_trees", axis=1)
+    nodes, inits = trees
+    g.nodes.extend(nodes)
+    g.inits.extend(inits)
+    t64 = g.op("Cast", ["yhat_trees"], "trees64", to=TensorProto.DOUBLE)
+    _double_head(g, g.op("Add", [linear, t64]), head)
+    return _model(g, ["N", n_inputs], doc, ml=True)
 
 
 def lag_sum_graph(window: int, weights: np.ndarray, const: float, head: Head, doc: str,

@@ -235,9 +235,10 @@ def predict(ens: Ensemble, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
 
 # ---------- the graph ----------
 
-def graph(ens: Ensemble, name: str) -> onnx.ModelProto:
-    """x float32 [N, F] -> double -> TreeEnsembleRegressor (double thresholds, leaves, base) -> yhat
-    float32 [N, 1]. Deterministic: the same ensemble gives the same bytes."""
+def tree_nodes(ens: Ensemble, x64: str, out: str) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """The TreeEnsembleRegressor reading the double input `x64` [N, F] and writing float32 `out`
+    [N, 1] (one rounding of the double sum), with LightGBM's zero snap before it: for `graph` and
+    for graphs that add the trees to another part (models/residual.py)."""
     tree = np.searchsorted(ens.offsets, np.arange(len(ens.leaf)), side="right") - 1
     local = np.arange(len(ens.leaf)) - ens.offsets[tree]
     inner = ~ens.leaf
@@ -245,9 +246,9 @@ def graph(ens: Ensemble, name: str) -> onnx.ModelProto:
     hi = np.where(inner, ens.right - ens.offsets[tree], 0)
     modes = np.where(inner, ens.mode, "LEAF").tolist()
     dbl = lambda nm, a: numpy_helper.from_array(np.asarray(a, dtype=np.float64), nm)
-    nodes = [helper.make_node("Cast", ["x"], ["x_f64"], to=TensorProto.DOUBLE)]
-    inits = []
-    xin = "x_f64"
+    nodes: list[onnx.NodeProto] = []
+    inits: list[onnx.TensorProto] = []
+    xin = x64
     if ens.zero_snap:
         inits += [dbl("zero_threshold", [LGB_ZERO]), dbl("zero", [0.0])]
         nodes += [helper.make_node("Abs", [xin], ["x_abs"]),
@@ -256,7 +257,7 @@ def graph(ens: Ensemble, name: str) -> onnx.ModelProto:
         xin = "x_snapped"
     lf = np.flatnonzero(ens.leaf)
     nodes.append(helper.make_node(
-        "TreeEnsembleRegressor", [xin], ["yhat"], domain="ai.onnx.ml", name="trees",
+        "TreeEnsembleRegressor", [xin], [out], domain="ai.onnx.ml", name="trees",
         n_targets=1, aggregate_function="SUM", post_transform="NONE",
         nodes_treeids=tree.tolist(), nodes_nodeids=local.tolist(),
         nodes_featureids=np.where(inner, ens.feature, 0).tolist(), nodes_modes=modes,
@@ -266,6 +267,14 @@ def graph(ens: Ensemble, name: str) -> onnx.ModelProto:
         target_treeids=tree[lf].tolist(), target_nodeids=local[lf].tolist(), target_ids=[0] * len(lf),
         target_weights_as_tensor=dbl("target_weights", ens.value[lf]),
         base_values_as_tensor=dbl("base_values", [ens.base])))
+    return nodes, inits
+
+
+def graph(ens: Ensemble, name: str) -> onnx.ModelProto:
+    """x float32 [N, F] -> double -> TreeEnsembleRegressor (double thresholds, leaves, base) -> yhat
+    float32 [N, 1]. Deterministic: the same ensemble gives the same bytes."""
+    trees, inits = tree_nodes(ens, "x_f64", "yhat")
+    nodes = [helper.make_node("Cast", ["x"], ["x_f64"], to=TensorProto.DOUBLE), *trees]
     g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", ens.n_features])],
                           [helper.make_tensor_value_info("yhat", TensorProto.FLOAT, ["N", 1])], initializer=inits)
     m = helper.make_model(g, producer_name="volcast",

@@ -23,7 +23,7 @@ from models.store import ArtifactStore
 from models.activities import build_activities
 
 # The kinds of issue 5 (the newer ones, on other inputs, are in test_neural_fit.py).
-KINDS = ("persistence", "ewma", "har_rv", "log_har", "har_x", "garch", "lightgbm", "lstm")
+KINDS = ("persistence", "ewma", "har_rv", "log_har", "har_x", "garch", "lightgbm", "har_x_gbm", "lstm")
 assert set(KINDS) <= set(CPU_KINDS + NEURAL_KINDS)
 TARGETS = ("target_gk_1h", "target_rv_24h")
 H = {"target_gk_1h": 1, "target_rv_24h": 24}
