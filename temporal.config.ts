@@ -104,6 +104,8 @@ export const volcastConfig = {
     xgboost: { kind: 'xgboost', params: {} },
     // HAR-X with LightGBM on its residual (models/residual.py): the trees start from HAR-X.
     har_x_gbm: { kind: 'har_x_gbm', params: {} },
+    // The same LSTM trained on QLIKE (the evaluation's loss) instead of MSE on the log variance.
+    lstm_qlike: { kind: 'lstm', params: { window: 24, hidden: 16, epochs: 30, patience: 5, loss: 'qlike', columns: NEURAL_COLUMNS } },
     lstm_jump: { kind: 'lstm_jump', params: { window: 24, hidden: 16, epochs: 30, patience: 5, jumpWeight: 2, columns: NEURAL_COLUMNS } },
     bilstm_attn: { kind: 'bilstm_attn', params: { window: 24, hidden: 16, epochs: 30, patience: 5, sigma: true, columns: NEURAL_COLUMNS } },
     // SPH-Net sized for a 2-core CPU: window 24 / d_model 16 / 2 heads / 1 layer / 12 epochs fits
@@ -153,7 +155,7 @@ export const volcastConfig = {
       targets: ['target_gk_1h', 'target_rv_24h'],
       lookbackBars: null,
       walkForward: { firstTrainBars: 365 * 24, testBars: 720, stepBars: 720, window: 'expanding', embargoBars: 24, testFrom: '2020-01-01' },
-      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'har_x_gbm', 'lstm', 'lstm_jump', 'bilstm_attn', 'sph_net'],
+      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'har_x_gbm', 'lstm', 'lstm_qlike', 'lstm_jump', 'bilstm_attn', 'sph_net'],
       ensembles: [...ENSEMBLES],
       seed: 7,
     },

@@ -12,6 +12,7 @@ and export).
   the plain LSTM.
 - `bilstm_attn`: a bidirectional LSTM, attention pooling over the time steps concatenated with the
   last step, a sigma head by default.
+- `loss`: "mse" (default) on the standardised log variance, or "qlike" (models/neural.py).
 - `sigma` (default off for lstm/lstm_jump, on for bilstm_attn): a second output column trained with
   Gaussian NLL (`nllWeight`), exported as `sigma` = std-dev of the predicted log variance.
 - Deterministic on one device (seeded, fixed batch order, deterministic algorithms): a refit on CPU
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import neural as nn_
-from .frame import HORIZON, Fitted, bar_ms, build_rows, require_columns, require_rows, train_slice
+from .frame import HORIZON, FitError, Fitted, bar_ms, build_rows, require_columns, require_rows, train_slice
 from .gbm import feature_columns
 
 DEFAULTS: dict[str, Any] = {
@@ -33,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "window": 24, "hidden": 16, "layers": 1, "epochs": 30, "patience": 5, "lr": 3e-3, "batch": 256,
     "validFraction": 0.2, "threads": 1, "weightDecay": 0.0,
     "bidirectional": False, "attention": False, "sigma": False, "nllWeight": 0.5,
+    # mse on the standardised log variance, or qlike (models/neural.py): the evaluation's own loss.
+    "loss": "mse",
 }
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "lstm": {},
@@ -105,7 +108,9 @@ def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None], devi
         weights, jump_rows = jump_weights(df, inp, tr.ts, h, float(p["jumpWeight"]))
     n_fit, n_val = nn_.split(len(resp.yz), float(p["validFraction"]), h, kind)
     net = build(len(cols), p, sc).to(torch.device(device))
-    spec = nn_.LossSpec(reg="mse", sigma=sigma, nll_weight=float(p["nllWeight"]))
+    if p["loss"] not in ("mse", "qlike"):
+        raise FitError(f"{kind}: params.loss must be 'mse' or 'qlike', got {p['loss']!r}")
+    spec = nn_.LossSpec(reg=str(p["loss"]), response_std=resp.std, sigma=sigma, nll_weight=float(p["nllWeight"]))
     fitted = nn_.train(net, tr.x, resp.yz, weights, np.zeros(len(resp.yz)), n_fit, n_val, p, spec, device, seed,
                        beat, kind)
     net = net.cpu().eval()

@@ -7,7 +7,9 @@ and the response transform baked into the graph, the training loop, sigma calibr
 - A net maps x [N, W, F] to raw outputs [N, K]: column 0 the standardised log variance, column 1 (with a
   sigma head) the log of the variance of that prediction in standardised units, further columns
   auxiliary (SPH-Net's direction logit, never exported).
-- Loss: a regression term (MSE or Huber) on column 0, plus `nllWeight` x Gaussian NLL of yz given
+- Loss: a regression term (MSE, Huber, or QLIKE on the log variance: exp(d) - d - 1, d = the
+  log-variance error in original units, the loss whose minimiser is the conditional mean of the
+  variance, i.e. what the evaluation's QLIKE rewards; Patton 2011) on column 0, plus `nllWeight` x Gaussian NLL of yz given
   (column 0 detached, exp(column 1)) for the sigma head, plus `bceWeight` x BCE of the direction logit;
   each term is a mean weighted by the per-row weights (1 unless a model sets them, e.g. jumps).
 - Training: Adam or AdamW, optional linear warm-up + cosine decay per step, optional gradient clipping,
@@ -148,8 +150,10 @@ def split(n: int, valid_fraction: float, h: int, what: str) -> tuple[int, int]:
 
 @dataclass
 class LossSpec:
-    reg: str = "mse"            # mse | huber
+    reg: str = "mse"            # mse | huber | qlike
     reg_weight: float = 1.0
+    # qlike: the response's std (yz is standardised; QLIKE needs the error in log-variance units).
+    response_std: float = 1.0
     huber_delta: float = 1.0
     sigma: bool = False         # column 1: log variance, Gaussian NLL
     nll_weight: float = 0.0
@@ -169,6 +173,10 @@ def loss_fn(spec: LossSpec) -> Callable[..., Any]:
         m = out[:, 0]
         if spec.reg == "huber":
             r = F.huber_loss(m, y, reduction="none", delta=spec.huber_delta)
+        elif spec.reg == "qlike":
+            # Clamped so one wild early prediction cannot overflow exp (e^30: a variance 1e13 × off).
+            d = ((y - m) * spec.response_std).clamp(-30.0, 30.0)
+            r = torch.exp(d) - d - 1.0
         else:
             r = (m - y) ** 2
         total = spec.reg_weight * wmean(r, w)

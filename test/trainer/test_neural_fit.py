@@ -184,6 +184,30 @@ def test_lstm_sigma_head_option(store, frame, features):
     np.testing.assert_allclose(out["sigma"], card["trainerPredictions"]["sigma"], rtol=1e-5, atol=0)
 
 
+def test_lstm_qlike_loss_option(store, frame, features):
+    """params.loss = "qlike": the training loss is QLIKE on the log variance (checked against the
+    formula), the fit differs from the MSE one, passes parity, and an unknown loss is refused."""
+    import torch
+
+    from models import neural as nn_
+    y, m = torch.tensor([0.3, -1.0, 2.0]), torch.tensor([0.0, 0.5, 2.5])
+    got = nn_.loss_fn(nn_.LossSpec(reg="qlike", response_std=2.0))(m[:, None], y, torch.ones(3), torch.zeros(3))
+    d = (y - m) * 2.0
+    assert abs(float(got) - float(torch.mean(torch.exp(d) - d - 1))) < 1e-6
+    target = "target_rv_24h"
+    q = fit_model(store, neural_input("lstm", target, features, "-qlike", params={**TINY_LSTM, "loss": "qlike"}),
+                  lambda _: None, device="cpu")
+    plain = fit_model(store, neural_input("lstm", target, features, "-mse", params=TINY_LSTM), lambda _: None, device="cpu")
+    cq, cp = load_card(store, q), load_card(store, plain)
+    assert q["modelRef"]["sha256"] != plain["modelRef"]["sha256"] and cq["params"]["loss"] == "qlike"
+    out = outputs(store, q, cq, frame)
+    np.testing.assert_allclose(out["vol"], cq["trainerPredictions"]["vol"], rtol=1e-5, atol=0)
+    assert np.all(np.isfinite(out["vol"]) & (out["vol"] > 0))
+    with pytest.raises(ValueError, match="params.loss"):
+        fit_model(store, neural_input("lstm", target, features, "-badloss", params={**TINY_LSTM, "loss": "mae"}),
+                  lambda _: None, device="cpu")
+
+
 def test_activities_route_new_kinds_and_fail_permanently(store, frame, features):
     acts = build_activities(store)
     assert set(NEW_KINDS) <= set(CPU_KINDS + NEURAL_KINDS) and "xgboost" in CPU_KINDS
