@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import baselines, contract, gbm, lstm, residual, sph_net
+from . import baselines, contract, explain, gbm, lstm, residual, sph_net
 from .card import build_card, card_bytes
 from .frame import TARGETS, FitError, Fitted, load_frame
 from .onnx_export import run_onnx
@@ -190,6 +190,10 @@ def fit_model(store: ArtifactStore, inp: dict[str, Any], heartbeat: Callable[[An
             f = _NEURAL_FITS[kind](df, inp, heartbeat, device)
         finally:
             _TORCH_LOCK.release()
+    elif kind in explain.SUM_TOL:
+        keep: dict[str, Any] = {}
+        f = _CPU_FITS[kind](df, inp, heartbeat, keep=keep)
+        f.fitted["shap"] = explain.summary(kind, keep, f.test.x, f.input["columns"])
     else:
         f = _CPU_FITS[kind](df, inp, heartbeat)
     check = self_check(f)

@@ -136,6 +136,11 @@ describe('the whole DAG and the champion lifecycle (replay exchange, real worker
       const report = (await store.readLatest(r.reportKey))!.data.toString();
       assert.match(report, /<svg/);
       for (const m of ['har_x', 'lightgbm', 'ens_equal']) assert.ok(report.includes(m));
+      // The tree fits' SHAP importance per fold (models/explain.py, from their cards) reaches metrics and the report.
+      const ex = metricsDoc.explanations!.find((e) => e.model === 'lightgbm')!;
+      assert.deepEqual(ex.folds.map((f) => f.fold), [0, 1, 2]);
+      assert.ok(ex.folds.every((f) => f.rows > 0) && ex.overall.length > 0 && ex.overall[0]!.meanAbs > 0);
+      assert.match(report, /Explanations \(tree models\)/);
       const decision = JSON.parse((await store.readLatest(layout.run(r.runId, 'decision.json')))!.data.toString());
       assert.equal(decision.decision.spec, r.decision.spec);
       assert.equal(decision.serving.modelId, champion.modelId);

@@ -126,6 +126,15 @@ function intervalTable(doc: MetricsDocument): string {
 <table><thead><tr><th>model</th><th>validation cov 80% / 95%</th><th>rel. width</th><th>rows</th><th>holdout cov 80% / 95%</th><th>rel. width</th><th>rows</th><th>served with</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+/** Tree models' SHAP importance (models/explain.py): the top columns averaged over the folds. */
+function explanationTable(doc: MetricsDocument): string {
+  const ex = doc.explanations ?? [];
+  if (!ex.length) return '';
+  const rows = ex.map((e) => `<tr><td>${esc(e.model)}</td><td>${e.folds.length}</td><td>${e.overall.slice(0, 8).map((c) => `${esc(c.column)} ${num(c.meanAbs, 3)}`).join(', ')}</td></tr>`);
+  return `<h2>Explanations (tree models)</h2><p class="muted">mean |SHAP| per input column on each fold's test rows (TreeSHAP of the booster, log-variance units), averaged over the folds; the contributions of a row sum to the model's raw output (checked in the trainer)</p>
+<table><thead><tr><th>model</th><th>folds</th><th>top columns (mean |SHAP|)</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
 function parityTable(doc: MetricsDocument): string {
   const rows = doc.models.flatMap((m) =>
     m.parity.map(
@@ -248,6 +257,7 @@ ${figures.join('\n')}
 <h2>QLIKE per fold</h2>
 ${foldTable(doc)}
 ${intervalTable(doc)}
+${explanationTable(doc)}
 ${regimeTables(doc)}
 <h2>ONNX parity</h2>
 ${parityTable(doc)}

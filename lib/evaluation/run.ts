@@ -21,7 +21,7 @@ import { combineVol, ensembleModelId, ensembleQlike, fitQlikeWeights } from './e
 import { targetKnownBy } from './intervals';
 import { writeOosParquet, type OosRow } from './oos';
 import { buildReport } from './report';
-import type { EnsembleCard, EnsembleMember, EnsembleRecord, FoldParity, MetricsDocument } from './types';
+import type { EnsembleCard, EnsembleMember, EnsembleRecord, FoldParity, MetricsDocument, ModelExplanation } from './types';
 
 export type Beat = (detail: Record<string, unknown>) => void;
 
@@ -62,7 +62,7 @@ const roleOf = (kind: string, name: string, incumbent: string | null | undefined
 interface Scored {
   name: string;
   kind: string;
-  byFold: Map<number, { model: EvalModel; rows: { ts: number; forecast: number; sigma: number | null }[]; parity: FoldParity }>;
+  byFold: Map<number, { model: EvalModel; rows: { ts: number; forecast: number; sigma: number | null }[]; parity: FoldParity; shap: { rows: number; meanAbs: Record<string, number> } | null }>;
 }
 
 /** Scores one artifact on a window and checks its parity, writing the result into its card. */
@@ -81,7 +81,8 @@ async function scoreArtifact(store: ArtifactStore, m: Pick<EvalModel, 'modelId' 
   const cardRef = await writeParity(store, m.cardRef, card, parity);
   const rows = scored.ts.map((ts, i) => ({ ts, forecast: scored.vol[i]!, sigma: scored.sigma ? scored.sigma[i]! : null }));
   const fp: FoldParity = { fold, modelId: m.modelId, cardRef, passed: parity.passed, maxRelError: parity.maxRelError, reason: parity.reason };
-  return { rows, parity: fp };
+  const shap = (card as { fitted?: { shap?: { rows?: number; meanAbs?: Record<string, number> } } }).fitted?.shap;
+  return { rows, parity: fp, shap: shap?.meanAbs ? { rows: shap.rows ?? 0, meanAbs: shap.meanAbs } : null };
 }
 
 export async function evaluateRun(store: ArtifactStore, input: EvaluateInput, beat: Beat = () => {}): Promise<EvaluateResult> {
@@ -129,7 +130,7 @@ export async function evaluateRun(store: ArtifactStore, input: EvaluateInput, be
   beat({ stage: 'metrics' });
   const computed = computeMetrics({ models: predictions, served, actual, folds, horizonBars: horizon, barMs: bar, incumbent: input.incumbent ?? null, gates: input.gates });
   const { aligned, ...metrics } = computed;
-  const doc: MetricsDocument = { runId: input.runId, series: input.series, target: input.target, featuresRef: input.featuresRef, ...metrics, ensembles: ens.records };
+  const doc: MetricsDocument = { runId: input.runId, series: input.series, target: input.target, featuresRef: input.featuresRef, ...metrics, ensembles: ens.records, explanations: explanationsOf(scored) };
 
   beat({ stage: 'write' });
   const dir = await mkdtemp(join(tmpdir(), 'volcast-eval-'));
@@ -147,6 +148,20 @@ export async function evaluateRun(store: ArtifactStore, input: EvaluateInput, be
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The SHAP importance the tree fits recorded in their cards, per fold and averaged over the folds. */
+function explanationsOf(scored: Map<string, Scored>): ModelExplanation[] {
+  const out: ModelExplanation[] = [];
+  for (const s of scored.values()) {
+    const folds = [...s.byFold.entries()].flatMap(([fold, v]) => (v.shap ? [{ fold, ...v.shap }] : [])).sort((a, b) => a.fold - b.fold);
+    if (!folds.length) continue;
+    const sum = new Map<string, number>();
+    for (const f of folds) for (const [c, v] of Object.entries(f.meanAbs)) sum.set(c, (sum.get(c) ?? 0) + v);
+    const overall = [...sum.entries()].map(([column, v]) => ({ column, meanAbs: v / folds.length })).sort((a, b) => b.meanAbs - a.meanAbs || a.column.localeCompare(b.column));
+    out.push({ model: s.name, kind: s.kind, folds, overall });
+  }
+  return out.sort((a, b) => a.model.localeCompare(b.model));
 }
 
 /**

@@ -73,6 +73,15 @@ export interface EnsembleRecord {
   serving: { weights: Record<string, number>; rows: number; qlike: number | null } | null;
 }
 
+/** Mean |SHAP| per input column (log-variance units) of one model: per fold on its test rows, and averaged over the folds. */
+export interface ModelExplanation {
+  model: string;
+  kind: string;
+  folds: { fold: number; rows: number; meanAbs: Record<string, number> }[];
+  /** Mean over the folds of each column's mean |SHAP| (0 where a fold did not list it), largest first. */
+  overall: { column: string; meanAbs: number }[];
+}
+
 export interface MetricsDocument {
   runId: string;
   series: Series;
@@ -88,6 +97,8 @@ export interface MetricsDocument {
   /** The artifact serving before this run, on the holdout (all its rows; those after its training end). */
   served: { name: string; kind: string; trainEndTs: number | null; holdout: ForecastMetrics | null; outOfSample: ForecastMetrics | null; parity: FoldParity[] } | null;
   models: ModelReport[];
+  /** Tree models' SHAP importance per fold (card.fitted.shap, models/explain.py), and over the folds. */
+  explanations?: ModelExplanation[];
   gate: GateReport;
   ensembles?: EnsembleRecord[];
   definitions: Record<string, string>;

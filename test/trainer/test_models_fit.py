@@ -140,6 +140,9 @@ def test_fit_parity_and_sane_predictions(store, frame, features, kind, target):
     assert ts.tolist() == pred["ts"]
     np.testing.assert_allclose(vol, pred["vol"], rtol=1e-5, atol=0)
     assert card["trainerSelfCheck"]["maxRelError"] <= 1e-5
+    # Tree kinds carry their SHAP importance on the test rows (models/explain.py; sums checked there)
+    if kind in ("lightgbm", "har_x_gbm"):
+        assert card["fitted"]["shap"]["rows"] == 240 and card["fitted"]["shap"]["meanAbs"]
     # finite, positive, in a sane range of the realized target
     assert np.all(np.isfinite(vol)) and np.all(vol > 0)
     realized = frame.set_index("ts").loc[ts, target].to_numpy()
