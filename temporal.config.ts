@@ -30,7 +30,7 @@ const NEURAL_COLUMNS = [
 
 // Ensembles over the strongest families (members must be models of the protocol).
 const ENSEMBLE_MEMBERS = ['har_x', 'garch', 'lightgbm', 'xgboost', 'lstm', 'bilstm_attn', 'sph_net'];
-const ENSEMBLES: { name: string; method: 'equal' | 'qlike'; members: string[] }[] = [
+const ENSEMBLES: { name: string; method: 'equal' | 'qlike' | 'select'; members: string[] }[] = [
   { name: 'ens_equal', method: 'equal', members: ENSEMBLE_MEMBERS },
   { name: 'ens_qlike', method: 'qlike', members: ENSEMBLE_MEMBERS },
 ];
@@ -156,7 +156,8 @@ export const volcastConfig = {
       lookbackBars: null,
       walkForward: { firstTrainBars: 365 * 24, testBars: 720, stepBars: 720, window: 'expanding', embargoBars: 24, testFrom: '2020-01-01' },
       models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'har_x_gbm', 'lstm', 'lstm_qlike', 'lstm_jump', 'bilstm_attn', 'sph_net'],
-      ensembles: [...ENSEMBLES],
+      // ens_select: per fold, the spec with the lowest QLIKE on the earlier folds' out-of-sample rows.
+      ensembles: [...ENSEMBLES, { name: 'ens_select', method: 'select', members: ['har_x', 'har_x_gbm', 'lightgbm', 'xgboost'] }],
       seed: 7,
     },
     // What the daily schedule (and the main job) runs, on both targets: two 30-day validation folds

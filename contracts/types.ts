@@ -318,7 +318,8 @@ export interface ModelSpec {
   params: Record<string, unknown>;
 }
 
-export type EnsembleMethod = 'equal' | 'qlike';
+/** How an ensemble combines its members (lib/evaluation/ensemble.ts). */
+export type EnsembleMethod = 'equal' | 'qlike' | 'select';
 
 export interface EnsembleSpec {
   name: string;

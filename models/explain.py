@@ -18,18 +18,24 @@ import numpy as np
 from . import onnx_export as ox
 
 TOP = 15  # columns kept per fold in the card (the rest are summed as "other")
-# |sum of contributions − raw output| on log variances (~−10): LightGBM sums in float64, XGBoost in float32.
-SUM_TOL = {"lightgbm": 1e-8, "har_x_gbm": 1e-8, "xgboost": 1e-4}
+# By the booster the fit hands back (keep["explain"]): |sum of contributions − raw output| on log
+# variances (~−10); LightGBM sums in float64, XGBoost in float32.
+SUM_TOL = {"lightgbm": 1e-8, "linear+lightgbm": 1e-8, "xgboost": 1e-4}
 
 
 class ExplainError(ValueError):
     pass
 
 
-def contributions(kind: str, keep: dict[str, Any], x: np.ndarray, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def explainable(keep: dict[str, Any]) -> bool:
+    """Whether a fit handed back a booster this module explains."""
+    return keep.get("explain") in SUM_TOL
+
+
+def contributions(keep: dict[str, Any], x: np.ndarray, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(contributions [N, F + 1], the last column the expected value; raw output [N]) of the
     booster kept by the fit (`keep` as gbm.fit / fit_xgboost / residual.fit fill it)."""
-    booster = keep["booster"]
+    booster, kind = keep["booster"], keep.get("explain")
     if kind == "lightgbm":
         xx = x.astype(np.float64)
         return np.asarray(booster.predict(xx, pred_contrib=True), np.float64), np.asarray(booster.predict(xx), np.float64)
@@ -39,7 +45,7 @@ def contributions(kind: str, keep: dict[str, Any], x: np.ndarray, columns: list[
         d = xgb.DMatrix(x, feature_names=keep["feature_names"])
         return (np.asarray(booster.predict(d, pred_contribs=True), np.float64),
                 np.asarray(booster.predict(d, output_margin=True), np.float64))
-    if kind == "har_x_gbm":
+    if kind == "linear+lightgbm":
         tree_idx, n_har = keep["tree_columns"], len(keep["transforms"])
         xt = x[:, tree_idx].astype(np.float64)
         tc = np.asarray(booster.predict(xt, pred_contrib=True), np.float64)
@@ -58,14 +64,15 @@ def contributions(kind: str, keep: dict[str, Any], x: np.ndarray, columns: list[
         contrib = np.column_stack([per_col, base])
         raw = ox.linear_numpy(x[:, :n_har], keep["transforms"], keep["coef"], keep["intercept"]) + booster.predict(xt)
         return contrib, np.asarray(raw, np.float64)
-    raise ExplainError(f"no SHAP explanation for kind {kind!r}")
+    raise ExplainError(f"no SHAP explanation for a {kind!r} booster")
 
 
-def summary(kind: str, keep: dict[str, Any], x: np.ndarray, columns: list[str]) -> dict[str, Any]:
+def summary(keep: dict[str, Any], x: np.ndarray, columns: list[str]) -> dict[str, Any]:
     """card.fitted.shap for the fold's test rows (x: the model's inputs, in card.input order)."""
     if len(x) == 0:
         return {"rows": 0, "meanAbs": {}, "method": "TreeSHAP (booster)"}
-    contrib, raw = contributions(kind, keep, x, columns)
+    kind = keep["explain"]
+    contrib, raw = contributions(keep, x, columns)
     gap = float(np.max(np.abs(contrib.sum(axis=1) - raw)))
     if not gap <= SUM_TOL[kind]:
         raise ExplainError(f"{kind}: SHAP contributions do not sum to the raw output (max gap {gap:.3g})")

@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 import time
@@ -190,10 +191,12 @@ def fit_model(store: ArtifactStore, inp: dict[str, Any], heartbeat: Callable[[An
             f = _NEURAL_FITS[kind](df, inp, heartbeat, device)
         finally:
             _TORCH_LOCK.release()
-    elif kind in explain.SUM_TOL:
+    elif "keep" in inspect.signature(_CPU_FITS[kind]).parameters:
+        # A fit that can hand back its booster: its SHAP importance on the test rows goes in the card.
         keep: dict[str, Any] = {}
         f = _CPU_FITS[kind](df, inp, heartbeat, keep=keep)
-        f.fitted["shap"] = explain.summary(kind, keep, f.test.x, f.input["columns"])
+        if explain.explainable(keep):
+            f.fitted["shap"] = explain.summary(keep, f.test.x, f.input["columns"])
     else:
         f = _CPU_FITS[kind](df, inp, heartbeat)
     check = self_check(f)

@@ -113,7 +113,7 @@ def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None],
     tree_onnx.check_twin(ens, te.x, raw, LGB_TWIN_TOL, f"lightgbm {target}")
     pred = ox.apply_head(raw, head) if len(te.idx) else np.zeros(0)
     if keep is not None:
-        keep.update(booster=booster, ensemble=ens, head=head)
+        keep.update(explain="lightgbm", booster=booster, ensemble=ens, head=head)
     fitted = {"bestIteration": best, "trees": booster.num_trees(), "validRows": n_val, "fitRows": n_fit,
               "purgedRows": h, "validRmseLog": float(np.sqrt(np.mean(resid ** 2))), "smearingBias": smear,
               "response": f"log(max({target}^2 / {h}, {yfloor:.3g}))", "responseFloor": yfloor,
@@ -182,7 +182,7 @@ def fit_xgboost(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], Non
                                      XGB_TWIN_TOL, f"xgboost {target}") if len(te.idx) else 0.0)
     pred = ox.apply_head(raw, head) if len(te.idx) else np.zeros(0)
     if keep is not None:
-        keep.update(booster=booster, ensemble=ens, head=head, feature_names=fnames)
+        keep.update(explain="xgboost", booster=booster, ensemble=ens, head=head, feature_names=fnames)
     gain = booster.get_score(importance_type="gain")
     fitted = {"bestIteration": best, "trees": best, "baseScore": base, "validRows": n_val, "fitRows": n_fit,
               "purgedRows": h, "validRmseLog": float(np.sqrt(np.mean(resid ** 2))), "smearingBias": smear,

@@ -97,7 +97,7 @@ def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None],
                                        head, f"har_x_gbm {target}", len(cols))
     pred = ox.apply_head(raw(te.x), head, double=True) if len(te.idx) else np.zeros(0)
     if keep is not None:
-        keep.update(booster=booster, ensemble=ens, head=head, transforms=transforms, coef=coef, intercept=b0,
+        keep.update(explain="linear+lightgbm", booster=booster, ensemble=ens, head=head, transforms=transforms, coef=coef, intercept=b0,
                     tree_columns=tree_idx, design_mean=z[:n_fit].mean(axis=0))
     names = []
     for t in transforms:

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import type { FitInput, PlanDocument } from '../contracts/types';
 import { fitQlikeWeights } from '../lib/evaluation/ensemble';
+import { qlike } from '../lib/metrics/loss';
 import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import { evaluateRun, type EvaluateInput, type MetricsDocument } from '../lib/evaluation';
 import { layout } from '../lib/platform/layout';
@@ -181,7 +182,7 @@ describe('evaluate (real MinIO, DuckDB, onnxruntime-node, Temporal worker)', () 
       models: input.models.filter((m) => !(m.name === 'persistence' && m.fold === 0)).map((m) => (m.modelId === victim.modelId ? { ...m, cardRef: tamperedRef } : m)),
       failures: [{ name: 'persistence', fold: 0, error: 'FitError: too few training rows' }],
       served: { name: 'har_rv', kind: 'har_rv', modelId: harFold0.modelId, modelRef: harFold0.modelRef, cardRef: harFold0.cardRef, trainEndTs: fx.folds[1]!.test.startTs + 24 * 3_600_000 },
-      ensembles: [{ name: 'ens_qlike', method: 'qlike', members: ['har_rv', 'log_har'] }],
+      ensembles: [{ name: 'ens_qlike', method: 'qlike', members: ['har_rv', 'log_har'] }, { name: 'ens_select', method: 'select', members: ['har_rv', 'log_har'] }],
     };
     const r1 = await evaluateRun(store, run);
     const lstm = r1.leaderboard.find((x) => x.model === 'lstm')!;
@@ -217,6 +218,14 @@ describe('evaluate (real MinIO, DuckDB, onnxruntime-node, Temporal worker)', () 
     const common = ts.filter((t) => lh.has(t));
     const w = fitQlikeWeights(common.map((t) => hr.get(t)!.actual!), [common.map((t) => hr.get(t)!.forecast), common.map((t) => lh.get(t)!.forecast)]);
     assert.ok(Math.abs(ens.folds[1]!.weights.har_rv! - w[0]!) < 1e-12, `${ens.folds[1]!.weights.har_rv} vs ${w[0]}`);
+    // select: fold 0 takes the first member; fold 1 the member with the lower QLIKE on the same earlier rows.
+    const sel = doc.ensembles!.find((e) => e.name === 'ens_select')!;
+    assert.deepEqual(sel.folds[0]!.weights, { har_rv: 1, log_har: 0 });
+    const q = (m: Map<number, { actual: number | null; forecast: number }>) => qlike(common.map((t) => m.get(t)!.actual!), common.map((t) => m.get(t)!.forecast));
+    const pick = q(hr) <= q(lh) ? 'har_rv' : 'log_har';
+    assert.deepEqual(sel.folds[1]!.weights, { har_rv: pick === 'har_rv' ? 1 : 0, log_har: pick === 'log_har' ? 1 : 0 });
+    const chosen = new Map(oos.filter((x) => x.model === pick && x.fold === 1).map((x) => [Number(x.ts), x.forecast]));
+    for (const r of oos.filter((x) => x.model === 'ens_select' && x.fold === 1)) assert.ok(Math.abs(r.forecast - chosen.get(Number(r.ts))!) <= 1e-12 * r.forecast);
 
     // Same input again (the cards were rewritten meanwhile): the same bytes everywhere.
     const r2 = await evaluateRun(store, run);

@@ -5,7 +5,10 @@
  *  - equal: wᵢ = 1/n;
  *  - qlike: weights on the simplex minimizing QLIKE on the members' out-of-sample forecasts of
  *    earlier folds (lib/evaluation/run.ts picks the rows), found by exponentiated gradient from
- *    equal weights (deterministic).
+ *    equal weights (deterministic);
+ *  - select: all the weight on the member with the lowest QLIKE on those rows (ties: the earlier
+ *    member): a choice among specs — feature sets, hyper-parameters — made on validation rows only,
+ *    fold by fold, with the same no-look-ahead rule as the weights.
  */
 import { createHash } from 'node:crypto';
 import { qlike, VARIANCE_FLOOR } from '../metrics/loss';
@@ -45,6 +48,17 @@ export function fitQlikeWeights(actual: readonly number[], forecasts: readonly (
     w = next.map((x) => x / s);
   }
   return w;
+}
+
+/** One-hot weights on the member with the lowest QLIKE (the first on ties). */
+export function selectBest(actual: readonly number[], forecasts: readonly (readonly number[])[]): number[] {
+  if (!forecasts.length || !actual.length) throw new Error('selectBest needs members and rows');
+  const losses = forecasts.map((f) => qlike(actual, f));
+  let best = 0;
+  losses.forEach((l, i) => {
+    if (l < losses[best]!) best = i;
+  });
+  return forecasts.map((_, i) => (i === best ? 1 : 0));
 }
 
 export function ensembleQlike(actual: readonly number[], forecasts: readonly (readonly number[])[], weights: readonly number[]): number {

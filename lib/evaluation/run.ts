@@ -17,7 +17,7 @@ import type { ArtifactStore } from '../platform/store';
 import { checkParity, scoreModel } from '../scoring';
 import { readCard, writeParity } from '../scoring/cards';
 import { computeMetrics, type FoldStatus, type ModelPredictions } from './compute';
-import { combineVol, ensembleModelId, ensembleQlike, fitQlikeWeights } from './ensemble';
+import { combineVol, ensembleModelId, ensembleQlike, fitQlikeWeights, selectBest } from './ensemble';
 import { targetKnownBy } from './intervals';
 import { writeOosParquet, type OosRow } from './oos';
 import { buildReport } from './report';
@@ -256,14 +256,15 @@ async function buildEnsembles(
 
 /** Equal weights, or QLIKE weights on the rows `use` selects where every member has a forecast. */
 function weightsOn(spec: EnsembleSpec, members: ModelPredictions[], actual: Map<number, number | null>, use: (r: { ts: number; fold: number }) => boolean): { weights: number[]; on: EnsembleCard['weightsFitOn'] } {
-  const equal = { weights: spec.members.map(() => 1 / spec.members.length), on: null };
+  // select: the first member is the default choice (before any earlier rows exist).
+  const equal = { weights: spec.members.map((_, i) => (spec.method === 'select' ? (i === 0 ? 1 : 0) : 1 / spec.members.length)), on: null };
   if (spec.method === 'equal') return equal;
   const maps = members.map((m) => new Map(m.rows.filter(use).map((r) => [r.ts, r])));
   const ts = [...maps[0]!.keys()].filter((t) => actual.get(t) != null && Number.isFinite(actual.get(t)!) && maps.every((m) => m.has(t))).sort((a, b) => a - b);
-  // Too few rows to fit on (fold 0 has none): equal weights.
+  // Too few rows to fit on (fold 0 has none): equal weights (select: the first member).
   if (ts.length < 24) return equal;
   const a = ts.map((t) => actual.get(t)!);
   const f = maps.map((m) => ts.map((t) => m.get(t)!.forecast));
-  const weights = fitQlikeWeights(a, f);
+  const weights = spec.method === 'select' ? selectBest(a, f) : fitQlikeWeights(a, f);
   return { weights, on: { folds: [...new Set(ts.map((t) => maps[0]!.get(t)!.fold))].sort((x, y) => x - y), rows: ts.length, qlike: ensembleQlike(a, f, weights) } };
 }

@@ -171,7 +171,7 @@ export const configSchema = z
           models: z.array(z.string()).min(1),
           /** Ensembles over the protocol's models, judged like every model. */
           ensembles: z
-            .array(z.object({ name: z.string().regex(/^[a-z][a-z0-9_]*$/), method: z.enum(['equal', 'qlike']), members: z.array(z.string()).min(2) }).strict())
+            .array(z.object({ name: z.string().regex(/^[a-z][a-z0-9_]*$/), method: z.enum(['equal', 'qlike', 'select']), members: z.array(z.string()).min(2) }).strict())
             .default([]),
           seed: z.number().int().nonnegative(),
         })

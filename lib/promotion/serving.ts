@@ -94,7 +94,7 @@ export async function commitServing(store: ArtifactStore, input: CommitServingIn
         const fitOn = metrics.ensembles?.find((e) => e.name === ens.name)?.serving;
         const card: EnsembleCard = {
           modelId, name: ens.name, kind: 'ensemble', method: ens.method, target: plan.target, series: plan.series, featureSetId: plan.featureSetId, fold: null,
-          combine: 'variance', members: recorded, weightsFitOn: ens.method === 'qlike' && fitOn?.qlike != null ? { folds: plan.folds.map((f) => f.fold), rows: fitOn.rows, qlike: fitOn.qlike } : null,
+          combine: 'variance', members: recorded, weightsFitOn: ens.method !== 'equal' && fitOn?.qlike != null ? { folds: plan.folds.map((f) => f.fold), rows: fitOn.rows, qlike: fitOn.qlike } : null,
           parity: { passed: true, reason: "every member's serving fit passed ONNX parity" },
           intervals: intervalsOf(ens.name),
         };

@@ -33,20 +33,20 @@ def fit(frame, kind):
 def test_contributions_sum_to_the_raw_output(frame, kind):
     f, keep = fit(frame, kind)
     cols = f.input["columns"]
-    contrib, raw = explain.contributions(kind, keep, f.test.x, cols)
+    contrib, raw = explain.contributions(keep, f.test.x, cols)
     assert contrib.shape == (len(f.test.idx), len(cols) + 1)
-    np.testing.assert_allclose(contrib.sum(axis=1), raw, rtol=0, atol=explain.SUM_TOL[kind])
+    np.testing.assert_allclose(contrib.sum(axis=1), raw, rtol=0, atol=explain.SUM_TOL[keep["explain"]])
     # The raw output is what the served volatility is the head of.
     np.testing.assert_allclose(ox.apply_head(raw, f.scaling["head"], double=kind == "har_x_gbm"), f.test_pred, rtol=1e-5)
-    s = explain.summary(kind, keep, f.test.x, cols)
-    assert s["rows"] == len(f.test.idx) and 0 < len(s["meanAbs"]) <= explain.TOP and s["maxSumGap"] <= explain.SUM_TOL[kind]
+    s = explain.summary(keep, f.test.x, cols)
+    assert s["rows"] == len(f.test.idx) and 0 < len(s["meanAbs"]) <= explain.TOP and s["maxSumGap"] <= explain.SUM_TOL[keep["explain"]]
     assert list(s["meanAbs"].values()) == sorted(s["meanAbs"].values(), reverse=True)
 
 
 def test_har_x_gbm_attributes_its_linear_part_exactly(frame):
     f, keep = fit(frame, "har_x_gbm")
     cols = f.input["columns"]
-    contrib, _ = explain.contributions("har_x_gbm", keep, f.test.x, cols)
+    contrib, _ = explain.contributions(keep, f.test.x, cols)
     # rv_d is a log column of HAR-X and may also be a tree column: its linear SHAP is coef·(log x − mean).
     j = cols.index("rv_w")
     t = keep["transforms"][j]
@@ -73,4 +73,4 @@ def test_a_sum_that_does_not_hold_is_refused(frame):
 
     broken["booster"] = Off(keep["booster"])
     with pytest.raises(explain.ExplainError, match="do not sum"):
-        explain.summary("lightgbm", broken, f.test.x, f.input["columns"])
+        explain.summary(broken, f.test.x, f.input["columns"])
