@@ -77,6 +77,33 @@ LGB_TWIN_TOL = 1e-9   # LightGBM's own float64 prediction vs the dumped trees (o
 XGB_TWIN_TOL = 1e-4   # XGBoost's float32 accumulation vs the exact float64 sum (observed: ~1e-5)
 
 
+def train_lightgbm(x: np.ndarray, y: np.ndarray, n_fit: int, n_val: int, cols: list[str], p: dict[str, Any], seed: int,
+                   beat: Callable[[Any], None], stage: str, init: np.ndarray | None = None) -> tuple[Any, int, dict[str, Any]]:
+    """LightGBM on the first n_fit rows, early-stopped on the last n_val (deterministic, one thread
+    unless p says otherwise), cut to its best iteration. `init`: a per-row init score (the trees then
+    fit the residual of it: models/residual.py). Returns (booster, best iteration, booster params)."""
+    import lightgbm as lgb
+
+    booster_params = {
+        "objective": "regression", "verbosity": -1, "deterministic": True, "force_col_wise": True,
+        "seed": seed, "num_threads": int(p["num_threads"]),
+        **{k: p[k] for k in ("num_leaves", "learning_rate", "min_data_in_leaf", "feature_fraction", "lambda_l2")},
+    }
+    dfit = lgb.Dataset(x[:n_fit], y[:n_fit], init_score=None if init is None else init[:n_fit], feature_name=cols,
+                       free_raw_data=False)
+    dval = lgb.Dataset(x[-n_val:], y[-n_val:], init_score=None if init is None else init[-n_val:], reference=dfit)
+
+    def heartbeat(env: Any) -> None:
+        if env.iteration % 25 == 0:
+            beat({"stage": stage, "iteration": env.iteration})
+
+    booster = lgb.train(booster_params, dfit, num_boost_round=int(p["num_boost_round"]), valid_sets=[dval],
+                        valid_names=["valid"],
+                        callbacks=[lgb.early_stopping(int(p["early_stopping_rounds"]), verbose=False), heartbeat])
+    best = int(booster.best_iteration or booster.current_iteration())
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), best, booster_params
+
+
 def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None],
         keep: dict[str, Any] | None = None) -> Fitted:
     """`keep`, if given, receives the booster, the exported ensemble and the head (tests, benchmarks)."""
@@ -84,23 +111,7 @@ def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None],
 
     target, h, p, cols, tr, te, yfloor, y, n_val, n_fit = _tree_rows(df, inp, DEFAULTS, "lightgbm")
     x = tr.x.astype(np.float64)
-    booster_params = {
-        "objective": "regression", "verbosity": -1, "deterministic": True, "force_col_wise": True,
-        "seed": int(inp.get("seed", 0)), "num_threads": int(p["num_threads"]),
-        **{k: p[k] for k in ("num_leaves", "learning_rate", "min_data_in_leaf", "feature_fraction", "lambda_l2")},
-    }
-    dfit = lgb.Dataset(x[:n_fit], y[:n_fit], feature_name=cols, free_raw_data=False)
-    dval = lgb.Dataset(x[-n_val:], y[-n_val:], reference=dfit)
-
-    def heartbeat(env: Any) -> None:
-        if env.iteration % 25 == 0:
-            beat({"stage": "lightgbm", "iteration": env.iteration})
-
-    booster = lgb.train(booster_params, dfit, num_boost_round=int(p["num_boost_round"]), valid_sets=[dval],
-                        valid_names=["valid"],
-                        callbacks=[lgb.early_stopping(int(p["early_stopping_rounds"]), verbose=False), heartbeat])
-    best = int(booster.best_iteration or booster.current_iteration())
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    booster, best, booster_params = train_lightgbm(x, y, n_fit, n_val, cols, p, int(inp.get("seed", 0)), beat, "lightgbm")
     pv = booster.predict(x[-n_val:])
     resid = y[-n_val:] - pv
     smear = float(np.log(np.mean(np.exp(resid))))

@@ -26,7 +26,7 @@ from . import onnx_export as ox
 from . import tree_onnx
 from .baselines import HAR_X_DUMMIES, HAR_X_LOGS, log_linear_transforms
 from .frame import HORIZON, Fitted, build_rows, require_rows, var_floor
-from .gbm import DEFAULTS as LGB_DEFAULTS, LGB_TWIN_TOL, feature_columns
+from .gbm import DEFAULTS as LGB_DEFAULTS, LGB_TWIN_TOL, feature_columns, train_lightgbm
 
 DEFAULTS: dict[str, Any] = {**LGB_DEFAULTS, "num_leaves": 7, "learning_rate": 0.03, "min_data_in_leaf": 200}
 
@@ -62,23 +62,8 @@ def fit(df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None],
     base = ox.linear_numpy(x_har, transforms, coef, b0)
 
     x_tree = tr.x[:, tree_idx].astype(np.float64)
-    booster_params = {
-        "objective": "regression", "verbosity": -1, "deterministic": True, "force_col_wise": True,
-        "seed": int(inp.get("seed", 0)), "num_threads": int(p["num_threads"]),
-        **{k: p[k] for k in ("num_leaves", "learning_rate", "min_data_in_leaf", "feature_fraction", "lambda_l2")},
-    }
-    dfit = lgb.Dataset(x_tree[:n_fit], y[:n_fit], init_score=base[:n_fit], feature_name=tree_cols, free_raw_data=False)
-    dval = lgb.Dataset(x_tree[-n_val:], y[-n_val:], init_score=base[-n_val:], reference=dfit)
-
-    def heartbeat(env: Any) -> None:
-        if env.iteration % 25 == 0:
-            beat({"stage": "har_x_gbm", "iteration": env.iteration})
-
-    booster = lgb.train(booster_params, dfit, num_boost_round=int(p["num_boost_round"]), valid_sets=[dval],
-                        valid_names=["valid"],
-                        callbacks=[lgb.early_stopping(int(p["early_stopping_rounds"]), verbose=False), heartbeat])
-    best = int(booster.best_iteration or booster.current_iteration())
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    booster, best, booster_params = train_lightgbm(x_tree, y, n_fit, n_val, tree_cols, p, int(inp.get("seed", 0)), beat,
+                                                   "har_x_gbm", init=base)
     ens = tree_onnx.from_lightgbm(booster, len(tree_cols))
 
     def raw(x: np.ndarray) -> np.ndarray:
