@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import baselines, contract, gbm, lstm, sph_net
+from . import baselines, contract, gbm, lstm, pooled, sph_net
 from .card import build_card, card_bytes
 from .frame import TARGETS, FitError, Fitted, load_frame
 from .onnx_export import run_onnx
@@ -190,6 +190,9 @@ def fit_model(store: ArtifactStore, inp: dict[str, Any], heartbeat: Callable[[An
             f = _NEURAL_FITS[kind](df, inp, heartbeat, device)
         finally:
             _TORCH_LOCK.release()
+    elif inp.get("pooled") is not None:
+        # One booster over the universe's series, cached in the store (models/pooled.py).
+        f = pooled.fit_pooled(store, df, inp, heartbeat)
     else:
         f = _CPU_FITS[kind](df, inp, heartbeat)
     check = self_check(f)

@@ -235,9 +235,13 @@ def predict(ens: Ensemble, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
 
 # ---------- the graph ----------
 
-def graph(ens: Ensemble, name: str) -> onnx.ModelProto:
+def graph(ens: Ensemble, name: str, scaling: tuple[np.ndarray, np.ndarray] | None = None) -> onnx.ModelProto:
     """x float32 [N, F] -> double -> TreeEnsembleRegressor (double thresholds, leaves, base) -> yhat
-    float32 [N, 1]. Deterministic: the same ensemble gives the same bytes."""
+    float32 [N, 1]. Deterministic: the same ensemble gives the same bytes.
+
+    `scaling` (mean, std), for pooled trees (models/pooled.py): the trees split on
+    float32((double(x) - mean) / std), so the graph first computes exactly that (Cast, Sub, Div in
+    double, Cast to float32: models.pooled.normalise is its twin) and then proceeds as usual."""
     tree = np.searchsorted(ens.offsets, np.arange(len(ens.leaf)), side="right") - 1
     local = np.arange(len(ens.leaf)) - ens.offsets[tree]
     inner = ~ens.leaf
@@ -245,8 +249,18 @@ def graph(ens: Ensemble, name: str) -> onnx.ModelProto:
     hi = np.where(inner, ens.right - ens.offsets[tree], 0)
     modes = np.where(inner, ens.mode, "LEAF").tolist()
     dbl = lambda nm, a: numpy_helper.from_array(np.asarray(a, dtype=np.float64), nm)
-    nodes = [helper.make_node("Cast", ["x"], ["x_f64"], to=TensorProto.DOUBLE)]
+    nodes = []
     inits = []
+    xin32 = "x"
+    if scaling is not None:
+        inits += [dbl("input_mean", np.asarray(scaling[0], np.float64).reshape(1, -1)),
+                  dbl("input_std", np.asarray(scaling[1], np.float64).reshape(1, -1))]
+        nodes += [helper.make_node("Cast", ["x"], ["x_raw_f64"], to=TensorProto.DOUBLE),
+                  helper.make_node("Sub", ["x_raw_f64", "input_mean"], ["x_centred"]),
+                  helper.make_node("Div", ["x_centred", "input_std"], ["x_scaled_f64"]),
+                  helper.make_node("Cast", ["x_scaled_f64"], ["x_scaled"], to=TensorProto.FLOAT)]
+        xin32 = "x_scaled"
+    nodes.append(helper.make_node("Cast", [xin32], ["x_f64"], to=TensorProto.DOUBLE))
     xin = "x_f64"
     if ens.zero_snap:
         inits += [dbl("zero_threshold", [LGB_ZERO]), dbl("zero", [0.0])]
