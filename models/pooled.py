@@ -11,15 +11,17 @@ RV), and a series the pool never saw can still be scored (only its own scaling i
   hash of everything the booster depends on). Every series of a fold shares that booster: the first
   fit stores it, the others read it. Concurrent fits of the same pool write the same bytes
   (deterministic boosters), so a race costs time, never correctness.
-- Rows: every series' rows with train.startTs <= ts < train.endTs, a known target and every input
-  non-null (the scorable-row rule). The window is the fold's, for every series, so every series'
-  rows end the same embargo before the test window: nothing at or after train.endTs is read from
-  any series (test_pooled.py proves a change to any series' test-window rows changes no booster).
+- Rows: every series' rows in the pool's window (`pooled.train`: the fold's training window, or
+  for an expanding window over all history, everything before its end), a known target and every
+  input non-null (the scorable-row rule). The window ends with the fit's own train.endTs for every
+  series, so every series' rows end the same embargo before the test window: nothing at or after
+  train.endTs is read from any series (test_pooled.py proves a change to any series' test-window
+  rows changes no booster).
 - Normalisation per series, from that series' training rows only: inputs z-scored with its
   mean/std (a column constant there keeps std 1), the log-variance response centred on its mean.
   The normalised inputs are rounded to float32 (what both boosters and the graph then see).
-- Validation span for early stopping: the last `validFraction` of the training window in time, for
-  every series; the h bars before it are purged from the fitting rows (no fitting target overlaps it).
+- Validation span for early stopping: the last `validFraction` of the pool's window in time (from
+  its first row), for every series; the h bars before it are purged from the fitting rows (no fitting target overlaps it).
 - The series S scored: its graph bakes in S's scaling (Cast to double, Sub mean, Div std, Cast to
   float32, then the trees) and a head whose shift adds back S's response mean and S's smearing bias
   (from S's validation rows; the pool's when S has fewer than 50). Scoring S needs nothing else, so
@@ -36,6 +38,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from . import contract
 from . import onnx_export as ox
 from . import tree_onnx
 from .frame import HORIZON, FitError, Fitted, bar_ms, build_rows, in_window, load_frame, require_columns, scorable, values32, var_floor
@@ -48,7 +51,7 @@ POOL_MIN_ROWS = 300
 SCALE_MIN_ROWS = 24
 #: Fewer validation rows of S than this: the smearing bias is the pool's.
 SMEAR_MIN_ROWS = 50
-POOLED_KINDS = ("lightgbm", "xgboost")
+POOLED_KINDS = contract.POOLABLE_KINDS  # contracts/domain.json `poolable`
 
 
 @dataclass
@@ -217,7 +220,11 @@ def fit_pooled(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any], beat
     bar = bar_ms(df, inp)
     seed = int(inp.get("seed", 0))
     train = inp["train"]
-    val_start = validation_start(train, float(p["validFraction"]), bar)
+    # The pool's window (the plan's: for an expanding window over all history it starts at 0) must
+    # end where this fit's training does: the same embargo before the test window for every series.
+    pool_train = pooled.get("train") or train
+    if int(pool_train["endTs"]) != int(train["endTs"]) or int(pool_train["startTs"]) > int(train["startTs"]):
+        raise FitError(f"pooled.train {pool_train} must end with the fit's train window {train} and not start after it")
 
     # This series: its scaling from its own training rows, its test rows.
     symbol = (inp.get("series") or {}).get("symbol", "?")
@@ -237,7 +244,9 @@ def fit_pooled(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any], beat
         for m in pooled["universe"]:
             beat({"stage": "load pool", "symbol": m["series"]["symbol"]})
             frames.append((m["series"]["symbol"], load_frame(store, m["features"])))
-        parts, excluded = pooled_rows(frames, cols, target, train)
+        parts, excluded = pooled_rows(frames, cols, target, pool_train)
+        first = min(int(q.ts.min()) for q in parts)
+        val_start = validation_start({"startTs": max(int(pool_train["startTs"]), first), "endTs": pool_train["endTs"]}, float(p["validFraction"]), bar)
         beat({"stage": "fit pool", "kind": kind, "series": len(parts)})
         model, meta = fit_booster(kind, parts, p, seed, val_start, h, bar, beat)
         # The pool's own smearing bias (the fallback for a series with few validation rows).
@@ -248,7 +257,7 @@ def fit_pooled(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any], beat
         resid = yv - tree_onnx.predict(ens, xv)
         meta.update(excluded=excluded, smearingBias=float(np.log(np.mean(np.exp(resid)))),
                     validRmseLog=float(np.sqrt(np.mean(resid ** 2))), trainRows=int(sum(len(q.ts) for q in parts)))
-        doc = {"poolId": pooled["poolId"], "kind": kind, "target": target, "columns": cols, "train": train, "meta": meta, "model": model}
+        doc = {"poolId": pooled["poolId"], "kind": kind, "target": target, "columns": cols, "train": pool_train, "meta": meta, "model": model}
         store.put_bytes(pooled["boosterKey"], json.dumps(doc, sort_keys=True).encode("utf-8"), "application/json")
     if doc.get("columns") != cols:
         raise FitError(f"cached pooled booster {pooled['boosterKey']} has other input columns than this fit")
@@ -256,7 +265,8 @@ def fit_pooled(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any], beat
     booster = load_booster(kind, doc["model"])
     ens = tree_onnx.from_lightgbm(booster, len(cols)) if kind == "lightgbm" else tree_onnx.from_xgboost(booster, len(cols))
 
-    # This series' smearing bias, on its validation rows.
+    # This series' smearing bias, on its rows in the pool's validation span.
+    val_start = int(meta["validStartTs"])
     val = tr.ts >= val_start
     xs_tr = normalise(tr.x, s)
     if int(val.sum()) >= SMEAR_MIN_ROWS:
@@ -278,7 +288,7 @@ def fit_pooled(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any], beat
                          "universe": meta["universe"], "excluded": meta["excluded"], "inPool": symbol in members,
                          "fitRows": meta["fitRows"], "validRows": meta["validRows"], "validStartTs": meta["validStartTs"],
                          "poolSmearingBias": meta["smearingBias"], "poolValidRmseLog": meta["validRmseLog"],
-                         "seriesTrainRows": int(len(tr.idx))}}
+                         "train": doc["train"], "seriesTrainRows": int(len(tr.idx))}}
     scaling = {"head": head, "inputs": "per-series z-score from this series' training rows, rounded to float32 (in the graph)",
                "mean": dict(zip(cols, s.mean.tolist())), "std": dict(zip(cols, s.std.tolist())),
                "responseMean": s.mu, "responseFloor": s.floor,

@@ -181,6 +181,11 @@ def test_bad_pooled_inputs(store, frames, refs):
     del inp["pooled"]["universe"]
     with pytest.raises(FitError, match="pooled.universe"):
         fit_model(store, inp, lambda _: None)
+    # A pool window that ends after the fit's training rows would read other series' later rows.
+    inp = fit_input("lightgbm", "BTCUSDT", refs, POOL, "bad-window")
+    inp["pooled"]["train"] = {"startTs": 0, "endTs": TEST["startTs"]}
+    with pytest.raises(FitError, match="must end with the fit's train window"):
+        fit_model(store, inp, lambda _: None)
     # A series with too few training rows for its own scaling.
     short = frames[HELD_OUT][frames[HELD_OUT].ts >= TRAIN["endTs"] - 10 * HOUR]
     r = dict(refs, **{HELD_OUT: put(store, short, HELD_OUT, "short")})
