@@ -3,12 +3,14 @@
  * (docs/results.md, "Pooled trees").
  *
  *   npm run bench:pooled -- [--series BTC/USDT,ETH/USDT] [--held-out XLM/USDT] [--pool A/USDT,…]
- *                           [--now 2020-04-01T12:00:00Z] [--targets target_rv_24h,target_gk_1h] [--port-base N] [--fresh]
+ *                           [--now 2020-04-01T12:00:00Z] [--test-from YYYY-MM-DD] [--targets target_rv_24h,target_gk_1h]
+ *                           [--port-base N] [--fresh]
  *
  * Its own stack (bench/stack.ts; state .state/bench-pooled), the replay exchange with its clock at
  * --now (so the long protocol's tiled test windows from 2020-01-01 give a few folds), a backfill
  * of the full history of the pool, the series and the held-out symbol, one feature set over all of
- * them, then for each series trained (one after the other, so each fold's pooled booster is
+ * them (--test-from: the long protocol's walk-forward with its test windows tiled from that date
+ * instead of 2020-01-01, for a few folds at a later time), then for each series trained (one after the other, so each fold's pooled booster is
  * fitted once and read by the next series) × target a trainSeries workflow with lightgbm,
  * xgboost and their pooled twins (pooled over --pool, which leaves the held-out symbol out).
  * Prints per series × target × model the QLIKE per fold on the evaluation's common rows
@@ -30,6 +32,7 @@ const HELD_OUT = list(args['held-out'], 'XLM/USDT');
 const POOL = list(args.pool, 'BTC/USDT,ETH/USDT,BNB/USDT,LTC/USDT,ADA/USDT,XRP/USDT,EOS/USDT,TRX/USDT,ETC/USDT,VET/USDT');
 const TARGETS = list(args.targets, 'target_rv_24h,target_gk_1h');
 const NOW = Date.parse(String(args.now ?? '2020-04-01T12:00:00Z'));
+const TEST_FROM = typeof args['test-from'] === 'string' ? args['test-from'] : undefined;
 const PORT_BASE = Number(args['port-base'] ?? process.env.VOLCAST_BENCH_PORT_BASE ?? 32000);
 const STATE = String(args.state ?? '.state/bench-pooled');
 const MODELS = ['lightgbm', 'xgboost', 'lightgbm_pooled', 'xgboost_pooled'];
@@ -50,6 +53,7 @@ async function main(): Promise<void> {
     const protocol = {
       ...base.protocol,
       targets: TARGETS,
+      ...(TEST_FROM ? { description: `${base.protocol.description} (test windows from ${TEST_FROM})`, walkForward: { ...base.protocol.walkForward, testFrom: TEST_FROM } } : {}),
       models: base.protocol.models.map((m) => (m.params.pooled ? { ...m, params: { ...m.params, pooled: { symbols: POOL } } } : m)),
       ensembles: [],
     };
@@ -103,7 +107,7 @@ async function main(): Promise<void> {
       }
     }
     const file = join(cfg.stateDir, `results-pooled-${new Date().toISOString().replace(/[:.]/g, '')}.json`);
-    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), now: new Date(NOW).toISOString(), pool: POOL, series: SERIES, heldOut: HELD_OUT, targets: TARGETS, featureSetId: features.featureSetId, results: out }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), now: new Date(NOW).toISOString(), testFrom: TEST_FROM ?? protocol.walkForward.testFrom, pool: POOL, series: SERIES, heldOut: HELD_OUT, targets: TARGETS, featureSetId: features.featureSetId, results: out }, null, 2)}\n`);
     console.log(`\nresults: ${file}`);
   } finally {
     await stack.close();

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import baselines, contract, gbm, lstm, pooled, sph_net
+from . import baselines, contract, gbm, lstm, pooled, pooled_lstm, sph_net
 from .card import build_card, card_bytes
 from .frame import TARGETS, FitError, Fitted, load_frame
 from .onnx_export import run_onnx
@@ -187,7 +187,10 @@ def fit_model(store: ArtifactStore, inp: dict[str, Any], heartbeat: Callable[[An
         # The card's wall time is the fit's own, not the turn it waited for.
         t0 += time.perf_counter() - waiting
         try:
-            f = _NEURAL_FITS[kind](df, inp, heartbeat, device)
+            if inp.get("pooled") is not None:
+                f = pooled_lstm.fit_pooled_lstm(store, df, inp, heartbeat, device)
+            else:
+                f = _NEURAL_FITS[kind](df, inp, heartbeat, device)
         finally:
             _TORCH_LOCK.release()
     elif inp.get("pooled") is not None:

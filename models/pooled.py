@@ -51,7 +51,8 @@ POOL_MIN_ROWS = 300
 SCALE_MIN_ROWS = 24
 #: Fewer validation rows of S than this: the smearing bias is the pool's.
 SMEAR_MIN_ROWS = 50
-POOLED_KINDS = contract.POOLABLE_KINDS  # contracts/domain.json `poolable`
+# The tree kinds among contracts/domain.json's `poolable` ones (the nets: models/pooled_lstm.py).
+POOLED_KINDS = tuple(k for k in contract.POOLABLE_KINDS if contract.KIND_ACTIVITY[k] == "fitModel")
 
 
 @dataclass

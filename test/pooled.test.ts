@@ -1,5 +1,5 @@
 /**
- * Pooled (panel) tree specs end to end on the real stack: replay exchange (real candles of three
+ * Pooled (panel) tree and LSTM specs end to end on the real stack: replay exchange (real candles of three
  * symbols) → backfill → one train over the three: per fold one pooled booster (cached in MinIO,
  * shared by every series' fit), per series an ONNX with that series' scaling, parity checked by
  * onnxruntime-node in evaluate, leaderboards, gates and the serving step per series as for any spec.
@@ -39,13 +39,14 @@ const protocol: ResolvedProtocol = {
     { name: 'lightgbm', kind: 'lightgbm', params: { num_boost_round: 60 } },
     { name: 'lightgbm_pooled', kind: 'lightgbm', params: { num_boost_round: 60, pooled: true } },
     { name: 'xgboost_pooled', kind: 'xgboost', params: { num_boost_round: 60, pooled: { symbols: POOL2 } } },
+    { name: 'lstm_pooled', kind: 'lstm', params: { window: 12, hidden: 4, epochs: 2, columns: ['ret_1', 'gk_var_1', 'rv_d', 'rv_w', 'hour_sin', 'hour_cos'], pooled: true } },
   ],
   ensembles: [],
   seed: 7,
 };
-const POOLED = ['lightgbm_pooled', 'xgboost_pooled'];
+const POOLED = ['lightgbm_pooled', 'xgboost_pooled', 'lstm_pooled'];
 
-describe('pooled tree specs (replay exchange, real workers, real stack)', () => {
+describe('pooled tree and LSTM specs (replay exchange, real workers, real stack)', () => {
   let cfg: VolcastConfig;
   let client: Client;
   let store: ArtifactStore;
@@ -85,7 +86,7 @@ describe('pooled tree specs (replay exchange, real workers, real stack)', () => 
     assert.equal(trained.results.length, 3);
     for (const r of trained.results) {
       assert.deepEqual(r.failures, [], `${r.series.symbol}: ${JSON.stringify(r.failures)}`);
-      assert.deepEqual(r.leaderboard.map((x) => x.model).sort(), ['lightgbm', 'lightgbm_pooled', 'persistence', 'xgboost_pooled']);
+      assert.deepEqual(r.leaderboard.map((x) => x.model).sort(), ['lightgbm', 'lightgbm_pooled', 'lstm_pooled', 'persistence', 'xgboost_pooled']);
       for (const m of r.leaderboard) {
         assert.ok(m.complete && m.parityPassed && Number.isFinite(m.validationQlike) && Number.isFinite(m.holdoutQlike), `${r.series.symbol} ${m.model}: ${JSON.stringify(m)}`);
       }
@@ -111,18 +112,18 @@ describe('pooled tree specs (replay exchange, real workers, real stack)', () => 
       }
     }
     const folds = plans[0]!.folds.length;
-    assert.equal(Object.keys(cards).length, 2 * folds);
+    assert.equal(Object.keys(cards).length, POOLED.length * folds);
     for (const [key, cs] of Object.entries(cards)) {
       assert.equal(cs.length, 3, key);
       const c = cs as Record<string, any>[];
       // The same booster for every series of the fold: one poolId, one stored object, the same trees.
       assert.equal(new Set(c.map((x) => x.fitted.pooled.poolId)).size, 1, key);
-      assert.equal(new Set(c.map((x) => x.fitted.bestIteration)).size, 1, key);
+      assert.equal(new Set(c.map((x) => x.fitted.bestIteration ?? x.fitted.bestEpoch)).size, 1, key);
       assert.ok(await store.head(c[0]!.fitted.pooled.boosterKey), `${key}: booster stored`);
       // Fitted at most once per concurrent trainer slot (the worker runs 2 fits at once), read by the rest.
       assert.ok(c.filter((x) => !x.fitted.pooled.boosterReused).length <= 2, `${key}: booster fitted by at most 2 concurrent fits`);
-      // Per series: its own scaling (means differ), its own model.
-      assert.equal(new Set(c.map((x) => JSON.stringify(x.scaling.mean))).size, 3, key);
+      // Per series: its own scaling (trees: z-score means; nets: their asinh scaling), its own model.
+      assert.equal(new Set(c.map((x) => JSON.stringify(x.scaling.mean ?? x.scaling.mu))).size, 3, key);
       const universe = c[0]!.fitted.pooled.universe.map((u: { symbol: string }) => u.symbol);
       if (key.startsWith('xgboost_pooled')) {
         assert.deepEqual(universe, POOL2);

@@ -191,3 +191,35 @@ def test_bad_pooled_inputs(store, frames, refs):
     r = dict(refs, **{HELD_OUT: put(store, short, HELD_OUT, "short")})
     with pytest.raises(FitError, match="need >= 24 for its scaling"):
         fit_model(store, fit_input("lightgbm", HELD_OUT, r, POOL, "bad-short"), lambda _: None)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "bilstm_attn"])
+def test_pooled_nets_parity_cache_and_held_out(store, frames, refs, kind):
+    """The LSTM family pooled the same way (models/pooled_lstm.py): one net per pool, each series'
+    ONNX with its own scaling layer and head; parity from the card alone; a held-out symbol scored."""
+    pool_id = f"{kind}-{uuid.uuid4().hex[:6]}"
+    params = {"window": 12, "hidden": 4, "epochs": 2, "patience": 2, "pooled": True}
+    cols = ["ret_1", "gk_var_1", "rv_d", "rv_w", "hour"]
+    cards = {}
+    for s in POOL + (HELD_OUT,):
+        inp = fit_input(kind, s, refs, POOL, pool_id, featureColumns=cols)
+        inp["model"]["params"] = dict(params)
+        res = fit_model(store, inp, lambda _: None, activity_name="fitNeuralModel", device="cpu")
+        card = load_card(store, res)
+        cards[s] = card
+        ts, vol = onnx_on_frame(store, res, card, frames[s])
+        assert ts.tolist() == card["trainerPredictions"]["ts"] and len(ts) == 240
+        np.testing.assert_allclose(vol, card["trainerPredictions"]["vol"], rtol=1e-5, atol=0)
+        realized = frames[s].set_index("ts").loc[ts, TARGET].to_numpy()
+        known = np.isfinite(realized)
+        assert np.all(vol > 0) and qlike(vol[known], realized[known]) < 2.0, s
+        assert card["fitted"]["pooled"]["inPool"] == (s in POOL)
+        assert [u["symbol"] for u in card["fitted"]["pooled"]["universe"]] == [sym(x) for x in POOL]
+    assert [cards[s]["fitted"]["pooled"]["boosterReused"] for s in POOL + (HELD_OUT,)] == [False, True, True, True]
+    assert len({json.dumps(cards[s]["scaling"]["mu"]) for s in cards}) == 4, "each series' own input scaling"
+
+
+def test_sph_net_cannot_be_pooled(store, refs):
+    inp = fit_input("sph_net", "BTCUSDT", refs, POOL, "bad-sph")
+    with pytest.raises(FitError, match="cannot be pooled; pooled nets: lstm, lstm_jump, bilstm_attn"):
+        fit_model(store, inp, lambda _: None, activity_name="fitNeuralModel", device="cpu")

@@ -76,7 +76,8 @@ describe('pooled specs', () => {
     assert.deepEqual(issues({ p: { kind: 'xgboost', params: { pooled: { symbols: ['BTC/USDT'] } } } }), []);
     const har = issues({ har_pooled: { kind: 'har_rv', params: { pooled: true } } });
     assert.deepEqual(har.map((i) => i.path), ['models.har_pooled.params.pooled']);
-    assert.match(har[0]!.message, /kind har_rv cannot be pooled \(poolable kinds: lightgbm, xgboost\)/);
+    assert.equal(issues({ s: { kind: 'sph_net', params: { pooled: true } } })[0]?.path, 'models.s.params.pooled');
+    assert.match(har[0]!.message, /kind har_rv cannot be pooled \(poolable kinds: lightgbm, xgboost, lstm, lstm_jump, bilstm_attn\)/);
     const bad = issues({ p: { kind: 'lightgbm', params: { pooled: { symbols: ['btc'] } } } });
     assert.deepEqual(bad.map((i) => i.path), ['models.p.params.pooled']);
     assert.match(bad[0]!.message, /symbols\.0: expected BASE\/QUOTE/);
