@@ -1,20 +1,21 @@
 /**
- * bench:pooled — pooled (panel) vs per-series trees on the first folds of the `long` protocol
- * (docs/results.md, "Pooled trees").
+ * bench/pooled.ts — pooled (panel) vs per-series trees on a few folds of the `long` protocol
+ * (docs/results.md, "pooled (panel) vs per-series trees").
  *
- *   npm run bench:pooled -- [--series BTC/USDT,ETH/USDT] [--held-out XLM/USDT] [--pool A/USDT,…]
- *                           [--now 2020-04-01T12:00:00Z] [--test-from YYYY-MM-DD] [--targets target_rv_24h,target_gk_1h]
- *                           [--port-base N] [--fresh]
+ *   node --import tsx bench/pooled.ts [--series BTC/USDT,ETH/USDT] [--held-out XLM/USDT] [--pool A/USDT,…]
+ *     [--now 2020-04-01T12:00:00Z] [--test-from YYYY-MM-DD] [--targets target_rv_24h,target_gk_1h]
+ *     [--port-base N] [--fresh]
  *
  * Its own stack (bench/stack.ts; state .state/bench-pooled), the replay exchange with its clock at
  * --now (so the long protocol's tiled test windows from 2020-01-01 give a few folds), a backfill
- * of the full history of the pool, the series and the held-out symbol, one feature set over all of
- * them (--test-from: the long protocol's walk-forward with its test windows tiled from that date
- * instead of 2020-01-01, for a few folds at a later time), then for each series trained (one after the other, so each fold's pooled booster is
- * fitted once and read by the next series) × target a trainSeries workflow with lightgbm,
- * xgboost and their pooled twins (pooled over --pool, which leaves the held-out symbol out).
- * Prints per series × target × model the QLIKE per fold on the evaluation's common rows
- * (oos.parquet), their mean, and the evaluation's validation / holdout QLIKE.
+ * of the full history of the pool, the series and the held-out symbol, and one feature set over
+ * all of them. --test-from: the long protocol's walk-forward with its test windows tiled from that
+ * date instead of 2020-01-01 (a few folds at a later time). Then for each series trained, one after
+ * the other (so each fold's pooled booster is fitted once and read by the next series), and each
+ * target: a trainSeries workflow with lightgbm, xgboost and their pooled twins (pooled over
+ * --pool, which leaves the held-out symbol out). Prints per series × target × model the QLIKE per
+ * fold on the evaluation's common rows (oos.parquet), their mean, and the evaluation's validation
+ * and holdout QLIKE.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
   } finally {
     await stack.close();
   }
-  console.log(`bench:pooled took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`bench/pooled.ts took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
 main().catch((err: unknown) => {

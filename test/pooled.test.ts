@@ -12,14 +12,17 @@ import type { Client } from '@temporalio/client';
 import type { PlanDocument } from '../contracts/types';
 import { startReplayExchange, type ReplayExchange } from '../infra/replayExchange';
 import type { MetricsDocument } from '../lib/evaluation/types';
-import { trainInput as trainInputOf } from '../lib/orchestration/inputs';
+import { definitionsSha } from '../lib/features/build';
+import { scoreInput as scoreInputOf, trainInput as trainInputOf } from '../lib/orchestration/inputs';
 import type { VolcastConfig } from '../lib/platform/config';
 import { layout } from '../lib/platform/layout';
 import { ArtifactStore } from '../lib/platform/store';
 import { connectClient } from '../lib/platform/temporal';
+import { promoteByHand } from '../lib/promotion/manual';
+import { readChampion } from '../lib/promotion/registry';
 import type { ResolvedProtocol } from '../lib/training/protocols';
 import { startWorker, stopWorker, type LocalWorker } from '../workers/local';
-import { backfill, train, type TrainResult } from '../workflows';
+import { backfill, score, train, type TrainResult } from '../workflows';
 import { testConfig, uid } from './helpers';
 
 const DAY = 86_400_000;
@@ -134,5 +137,22 @@ describe('pooled tree and LSTM specs (replay exchange, real workers, real stack)
       }
       assert.ok(c[0]!.fitted.pooled.universe.every((u: { trainRows: number }) => u.trainRows > 1000), `${key}: rows per series recorded`);
     }
+  });
+
+  it('a pooled model serves like any: promoted for the held-out symbol, the score workflow forecasts with it', async () => {
+    const r = trained.results.find((x) => x.series.symbol === HELD_OUT)!;
+    const plan = JSON.parse((await store.readLatest(layout.run(r.runId, 'plan.json')))!.data.toString()) as PlanDocument;
+    const holdout = plan.folds.find((f) => f.holdout)!;
+    const fit = plan.fits.find((f) => f.model.name === 'xgboost_pooled' && f.purpose === 'fold' && f.test.startTs === holdout.test.startTs)!;
+    await promoteByHand(store, { modelId: fit.modelId, series: r.series, target: r.target, definitionsSha: definitionsSha(), reason: 'test: a pooled champion', decidedAt: new Date().toISOString() });
+    assert.equal((await readChampion(store, r.series, r.target))!.modelId, fit.modelId);
+    const scored = await client.workflow.execute(score, {
+      taskQueue: cfg.taskQueues.cpu,
+      workflowId: uid('pooled-score'),
+      args: [{ ...scoreInputOf(cfg, { symbols: [HELD_OUT], targets: ['target_rv_24h'], now: replay.now() + 5 * 60_000 }), exchange: 'binance' }],
+    });
+    assert.equal(scored.forecasts.length, 1);
+    assert.equal(scored.forecasts[0]!.modelId, fit.modelId);
+    assert.ok(scored.forecasts[0]!.value > 0 && scored.forecasts[0]!.value < 1, JSON.stringify(scored.forecasts[0]));
   });
 });
