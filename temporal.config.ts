@@ -106,6 +106,12 @@ export const volcastConfig = {
     har_x_gbm: { kind: 'har_x_gbm', params: {} },
     // The same LSTM trained on QLIKE (the evaluation's loss) instead of MSE on the log variance.
     lstm_qlike: { kind: 'lstm', params: { window: 24, hidden: 16, epochs: 30, patience: 5, loss: 'qlike', columns: NEURAL_COLUMNS } },
+    // Pooled (panel) trees and LSTM (docs/model-contract.md, Pooled fits): one booster / net per fold over the
+    // training rows of every series of the run's feature set, each series normalised with its own
+    // training-window statistics; scored, evaluated and promoted per series like any spec.
+    lightgbm_pooled: { kind: 'lightgbm', params: { num_leaves: 15, learning_rate: 0.05, num_boost_round: 400, early_stopping_rounds: 30, pooled: true } },
+    xgboost_pooled: { kind: 'xgboost', params: { pooled: true } },
+    lstm_pooled: { kind: 'lstm', params: { window: 24, hidden: 16, epochs: 30, patience: 5, columns: NEURAL_COLUMNS, pooled: true } },
     lstm_jump: { kind: 'lstm_jump', params: { window: 24, hidden: 16, epochs: 30, patience: 5, jumpWeight: 2, columns: NEURAL_COLUMNS } },
     bilstm_attn: { kind: 'bilstm_attn', params: { window: 24, hidden: 16, epochs: 30, patience: 5, sigma: true, columns: NEURAL_COLUMNS } },
     // SPH-Net sized for a 2-core CPU: window 24 / d_model 16 / 2 heads / 1 layer / 12 epochs fits
@@ -155,7 +161,8 @@ export const volcastConfig = {
       targets: ['target_gk_1h', 'target_rv_24h'],
       lookbackBars: null,
       walkForward: { firstTrainBars: 365 * 24, testBars: 720, stepBars: 720, window: 'expanding', embargoBars: 24, testFrom: '2020-01-01' },
-      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'har_x_gbm', 'lstm', 'lstm_qlike', 'lstm_jump', 'bilstm_attn', 'sph_net'],
+      // Pooled beside per-series trees: the same folds, the same gates (train it over many symbols).
+      models: ['persistence', 'ewma', 'har_rv', 'log_har', 'har_x', 'garch', 'lightgbm', 'xgboost', 'har_x_gbm', 'lightgbm_pooled', 'xgboost_pooled', 'lstm', 'lstm_qlike', 'lstm_pooled', 'lstm_jump', 'bilstm_attn', 'sph_net'],
       // ens_select: per fold, the spec with the lowest QLIKE on the earlier folds' out-of-sample rows.
       ensembles: [...ENSEMBLES, { name: 'ens_select', method: 'select', members: ['har_x', 'har_x_gbm', 'lightgbm', 'xgboost'] }],
       seed: 7,

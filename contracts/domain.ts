@@ -23,6 +23,8 @@ export interface ModelKindSpec {
   fitActivity: FitActivity;
   baseline: boolean;
   input: InputKind;
+  /** A spec of this kind may be pooled (params.pooled): one fit over many series (models/pooled.py). */
+  poolable?: boolean;
 }
 
 export const TIMEFRAMES = Object.keys(domain.timeframes) as [Timeframe, ...Timeframe[]];
@@ -61,6 +63,11 @@ export function barMsOf(timeframe: string): number {
 export function horizonBarsOf(target: string): number {
   if (!isTargetName(target)) throw new UnknownDomainNameError('target', target, TARGET_NAMES);
   return TARGETS[target].horizonBars;
+}
+
+/** Whether a kind's specs may be pooled across series (contracts/domain.json `poolable`). */
+export function isPoolableKind(kind: string): boolean {
+  return isModelKind(kind) && MODEL_KINDS[kind].poolable === true;
 }
 
 export function isBaselineKind(kind: string): boolean {

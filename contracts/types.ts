@@ -954,3 +954,30 @@ export interface HousekeepingResult {
   summary: HousekeepingSummary;
   applied: ApplyHousekeepingResult | null;
 }
+
+// ---- Pooled (panel) fits: one tree booster over many series (models/pooled.py, docs/model-contract.md) ----
+
+/**
+ * A spec's `params.pooled`: true pools every series of the run's feature set; `{ symbols }` pools
+ * those series only (each must be in the feature set; the series trained need not be one of them:
+ * a held-out symbol is scored by a pool that never saw it). Only kinds `poolable` in
+ * contracts/domain.json accept it (config validation).
+ */
+export type PooledParam = boolean | { symbols: string[] };
+
+/** What a pooled fit reads besides its own series (the plan builds it per fold). */
+export interface PooledFitInput {
+  /** Hash of everything the pool's booster depends on: every series of the fold shares it. */
+  poolId: string;
+  /** Where the booster is cached (layout.pooledBooster(poolId)): the first fit writes it, the others read it. */
+  boosterKey: string;
+  /** The pool's training rows (every series): ends with the fit's own train window; see lib/training/plan.ts. */
+  train: { startTs: number; endTs: number };
+  /** The pooled series and their feature-set objects, by symbol. */
+  universe: { series: Series; features: ObjectRef }[];
+}
+
+// Declaration merging: FitInput (above) gains the pooled fit's input, present only on pooled specs' fits.
+export interface FitInput {
+  pooled?: PooledFitInput;
+}

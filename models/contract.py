@@ -26,6 +26,8 @@ HORIZON: dict[str, int] = {n: int(t["horizonBars"]) for n, t in DOMAIN["targets"
 UNITS: dict[str, str] = {n: t["units"] for n, t in DOMAIN["targets"].items()}
 #: model kind -> the activity that fits it (fitModel | fitNeuralModel)
 KIND_ACTIVITY: dict[str, str] = {k: v["fitActivity"] for k, v in DOMAIN["modelKinds"].items()}
+#: Kinds whose specs may be pooled across series (models/pooled.py).
+POOLABLE_KINDS: tuple[str, ...] = tuple(k for k, v in DOMAIN["modelKinds"].items() if v.get("poolable"))
 BARS_MS: dict[str, int] = {tf: int(v["barMs"]) for tf, v in DOMAIN["timeframes"].items()}
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import baselines, contract, explain, gbm, lstm, residual, sph_net
+from . import baselines, contract, explain, gbm, lstm, pooled, pooled_lstm, residual, sph_net
 from .card import build_card, card_bytes
 from .frame import TARGETS, FitError, Fitted, load_frame
 from .onnx_export import run_onnx
@@ -188,9 +188,15 @@ def fit_model(store: ArtifactStore, inp: dict[str, Any], heartbeat: Callable[[An
         # The card's wall time is the fit's own, not the turn it waited for.
         t0 += time.perf_counter() - waiting
         try:
-            f = _NEURAL_FITS[kind](df, inp, heartbeat, device)
+            if inp.get("pooled") is not None:
+                f = pooled_lstm.fit_pooled_lstm(store, df, inp, heartbeat, device)
+            else:
+                f = _NEURAL_FITS[kind](df, inp, heartbeat, device)
         finally:
             _TORCH_LOCK.release()
+    elif inp.get("pooled") is not None:
+        # One booster over the universe's series, cached in the store (models/pooled.py).
+        f = pooled.fit_pooled(store, df, inp, heartbeat)
     elif "keep" in inspect.signature(_CPU_FITS[kind]).parameters:
         # A fit that can hand back its booster: its SHAP importance on the test rows goes in the card.
         keep: dict[str, Any] = {}

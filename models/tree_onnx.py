@@ -270,11 +270,28 @@ def tree_nodes(ens: Ensemble, x64: str, out: str) -> tuple[list[onnx.NodeProto],
     return nodes, inits
 
 
-def graph(ens: Ensemble, name: str) -> onnx.ModelProto:
+def graph(ens: Ensemble, name: str, scaling: tuple[np.ndarray, np.ndarray] | None = None) -> onnx.ModelProto:
     """x float32 [N, F] -> double -> TreeEnsembleRegressor (double thresholds, leaves, base) -> yhat
-    float32 [N, 1]. Deterministic: the same ensemble gives the same bytes."""
-    trees, inits = tree_nodes(ens, "x_f64", "yhat")
-    nodes = [helper.make_node("Cast", ["x"], ["x_f64"], to=TensorProto.DOUBLE), *trees]
+    float32 [N, 1]. Deterministic: the same ensemble gives the same bytes.
+
+    `scaling` (mean, std), for pooled trees (models/pooled.py): the trees split on
+    float32((double(x) - mean) / std), so the graph first computes exactly that (Cast, Sub, Div in
+    double, Cast to float32: models.pooled.normalise is its twin) and then proceeds as usual."""
+    dbl = lambda nm, a: numpy_helper.from_array(np.asarray(a, dtype=np.float64), nm)
+    nodes: list[onnx.NodeProto] = []
+    inits: list[onnx.TensorProto] = []
+    xin32 = "x"
+    if scaling is not None:
+        inits += [dbl("input_mean", np.asarray(scaling[0], np.float64).reshape(1, -1)),
+                  dbl("input_std", np.asarray(scaling[1], np.float64).reshape(1, -1))]
+        nodes += [helper.make_node("Cast", ["x"], ["x_raw_f64"], to=TensorProto.DOUBLE),
+                  helper.make_node("Sub", ["x_raw_f64", "input_mean"], ["x_centred"]),
+                  helper.make_node("Div", ["x_centred", "input_std"], ["x_scaled_f64"]),
+                  helper.make_node("Cast", ["x_scaled_f64"], ["x_scaled"], to=TensorProto.FLOAT)]
+        xin32 = "x_scaled"
+    trees, tree_inits = tree_nodes(ens, "x_f64", "yhat")
+    nodes += [helper.make_node("Cast", [xin32], ["x_f64"], to=TensorProto.DOUBLE), *trees]
+    inits += tree_inits
     g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", ens.n_features])],
                           [helper.make_tensor_value_info("yhat", TensorProto.FLOAT, ["N", 1])], initializer=inits)
     m = helper.make_model(g, producer_name="volcast",

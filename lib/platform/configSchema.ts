@@ -1,7 +1,7 @@
 /** The schema of volcast's configuration. Every program validates against it before doing anything. */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { MODEL_KIND_NAMES, TIMEFRAMES, TRAINABLE_TARGETS } from '../../contracts/domain';
+import { isPoolableKind, MODEL_KIND_NAMES, MODEL_KINDS, TIMEFRAMES, TRAINABLE_TARGETS } from '../../contracts/domain';
 
 const hostPort = z
   .string()
@@ -36,6 +36,13 @@ const cron = z.string().superRefine((v, ctx) => {
     ctx.addIssue({ code: 'custom', message: `invalid cron expression ${JSON.stringify(v)}: ${err instanceof Error ? err.message : String(err)}` });
   }
 });
+// A model's params.pooled (contracts/types.ts PooledParam): true pools every series of the run's
+// feature set, { symbols } a configured universe.
+const pooledParam = z.union([
+  z.boolean(),
+  z.object({ symbols: z.array(symbol).min(1, 'at least one symbol to pool over') }).strict(),
+]);
+const POOLABLE = MODEL_KIND_NAMES.filter((k) => MODEL_KINDS[k].poolable);
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const duration = z.string().regex(DURATION, 'expected a duration such as 30m, 1h, 2d');
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -196,6 +203,16 @@ export const configSchema = z
     const names = Object.values(c.taskQueues);
     if (new Set(names).size !== names.length) {
       ctx.addIssue({ code: 'custom', path: ['taskQueues'], message: 'task queue names must be distinct' });
+    }
+    for (const [name, m] of Object.entries(c.models)) {
+      if (!('pooled' in m.params)) continue;
+      const path = ['models', name, 'params', 'pooled'];
+      const parsed = pooledParam.safeParse(m.params.pooled);
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', path, message: `expected true, false or { symbols: [BASE/QUOTE, …] }: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}` });
+      } else if (parsed.data !== false && !isPoolableKind(m.kind)) {
+        ctx.addIssue({ code: 'custom', path, message: `model kind ${m.kind} cannot be pooled (poolable kinds: ${POOLABLE.join(', ')})` });
+      }
     }
     for (const [name, p] of Object.entries(c.protocols)) {
       p.models.forEach((m, i) => {

@@ -70,6 +70,8 @@ export const ROOTS = {
   probes: 'probes',
   /** Housekeeping's deletion plans (lib/housekeeping). */
   housekeeping: 'housekeeping',
+  /** Pooled tree boosters, content-addressed by poolId (models/pooled.py). */
+  pooled: 'pooled',
 } as const;
 
 export const layout = {
@@ -108,6 +110,8 @@ export const layout = {
     objectKey(['root', ROOTS.predictions], ...seriesSegments(s), ['target', target], ['month', `${monthSegment(month)}.parquet`]),
   /** Platform round-trip objects (the smoke test of issue 2). */
   probe: (runId: string, file: string) => objectKey(['root', ROOTS.probes], ['runId', runId], ['file', file]),
+  /** A pooled booster (models/pooled.py): content-addressed, so every series' fit of a fold shares it. */
+  pooledBooster: (poolId: string) => objectKey(['root', ROOTS.pooled], ['poolId', poolId], ['file', 'booster.json']),
   /** A housekeeping run's deletion plan (read by reference by applyHousekeeping and the CLI). */
   housekeepingPlan: (planId: string) => objectKey(['root', ROOTS.housekeeping], ['planId', planId], ['file', 'plan.json']),
 };

@@ -5,8 +5,9 @@
  * and every fit's input. Written as runs/{runId}/plan.json; fits and evaluation read it by reference,
  * so no list that grows with the protocol travels through workflow history.
  */
-import { fitActivityFor, horizonBarsOf, isBaselineKind, isTargetName, type ModelKind, type TargetName } from '../../contracts/domain';
-import type { ChampionRecord, ChampionSpec, EnsembleSpec, FitInput, FoldInputs, ModelSpec, PlanDocument, PlannedSpec, PlanTrainingInput } from '../../contracts/types';
+import { createHash } from 'node:crypto';
+import { fitActivityFor, horizonBarsOf, isBaselineKind, isPoolableKind, isTargetName, type ModelKind, type TargetName } from '../../contracts/domain';
+import type { ChampionRecord, ChampionSpec, EnsembleSpec, FitInput, FoldInputs, ModelSpec, ObjectRef, PlanDocument, PlannedSpec, PlanTrainingInput, PooledFitInput, PooledParam, Series } from '../../contracts/types';
 import { fitRegimeThresholds } from '../features/regime';
 import { FEATURE_COLUMNS } from '../features/definitions';
 import { queryRows, sqlString, type Duck } from '../platform/duckdb';
@@ -98,8 +99,57 @@ async function windowInputs(db: Duck, src: string, target: string, candidates: s
   return { columns, droppedColumns: candidates.filter((x) => !columns.includes(x)), regime };
 }
 
-/** Plans a run from the features file (a local Parquet path): folds, inputs per fold, every fit. */
-export async function planRun(db: Duck, featuresPath: string, input: PlanTrainingInput, opts: { barMs: number; trainerVersion: string }): Promise<PlanDocument> {
+/** The series of a feature set and their objects (its manifest), for pooled specs. */
+export type FeatureSeries = { series: Series; features: ObjectRef }[];
+
+/**
+ * A pooled spec's universe (docs/model-contract.md, Pooled tree fits): every series of the run's
+ * feature set (`pooled: true`) or the configured symbols, by symbol; null for a spec that is not pooled.
+ */
+export function pooledUniverse(spec: { name: string; kind: string; params: Record<string, unknown> }, all: FeatureSeries, featureSetId: string): FeatureSeries | null {
+  const p = spec.params.pooled as PooledParam | undefined;
+  if (p === undefined || p === false) return null;
+  if (!isPoolableKind(spec.kind)) throw new TrainingInputError(`model ${spec.name}: kind ${spec.kind} cannot be pooled`);
+  const bySymbol = new Map(all.map((s) => [s.series.symbol, s]));
+  const chosen =
+    p === true
+      ? all
+      : p.symbols.map((sym) => {
+          const s = bySymbol.get(sym);
+          if (!s) throw new TrainingInputError(`model ${spec.name}: pooled symbol ${sym} is not in feature set ${featureSetId} (built over ${[...bySymbol.keys()].sort().join(', ')})`);
+          return s;
+        });
+  return [...chosen].sort((a, b) => a.series.symbol.localeCompare(b.series.symbol));
+}
+
+/**
+ * poolId: a hash of everything a pooled booster depends on (kind, params, target, the pool's
+ * window, input columns, each member's features object, seed, trainer code). Every series of a fold
+ * whose fit has the same poolId shares one booster.
+ */
+export function poolIdFor(input: {
+  model: { kind: string; params: Record<string, unknown> };
+  target: string;
+  train: Window;
+  columns: string[];
+  universe: FeatureSeries;
+  seed: number;
+  trainerVersion: string;
+}): string {
+  const canonical = JSON.stringify({ ...input, universe: input.universe.map((u) => ({ ...u.series, sha256: u.features.sha256 })) }, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
+  return `p${createHash('sha256').update(canonical).digest('hex').slice(0, 24)}`;
+}
+
+/** Plans a run from the features file (a local Parquet path): folds, inputs per fold, every fit.
+ * `featureSeries` loads the feature set's series (its manifest): read only when a spec is pooled. */
+export async function planRun(
+  db: Duck,
+  featuresPath: string,
+  input: PlanTrainingInput,
+  opts: { barMs: number; trainerVersion: string; featureSeries?: () => Promise<FeatureSeries> },
+): Promise<PlanDocument> {
   const { series, target, protocol } = input;
   const what = `${series.symbol} ${target}`;
   if (!isTargetName(target)) throw new TrainingInputError(`${what}: unknown target ${target}`);
@@ -129,6 +179,30 @@ export async function planRun(db: Duck, featuresPath: string, input: PlanTrainin
   const inc = input.champion ? incumbentSpec(input.champion, protocol) : { spec: null, why: null };
   const { specs, ensembles, incumbent } = runSpecs(protocol, inc.spec);
 
+  // Pooled specs: their universes (the feature set's series, read once).
+  let allSeries: FeatureSeries | null = null;
+  const universes = new Map<string, FeatureSeries>();
+  for (const s of specs) {
+    if (s.params.pooled === undefined || s.params.pooled === false) continue;
+    if (!allSeries) {
+      if (!opts.featureSeries) throw new TrainingInputError(`model ${s.name} is pooled but the plan was given no feature-set series to pool over`);
+      allSeries = await opts.featureSeries();
+    }
+    universes.set(s.name, pooledUniverse(s, allSeries, input.featureSetId)!);
+  }
+  // The pool's window ends where the series' training does (the same embargo before the test
+  // window for every series); an expanding window over all of history starts at the first row of
+  // any series, so the booster does not depend on when the series trained began (a young symbol is
+  // scored by a pool of every older one).
+  const poolWindow = (train: Window): Window => (protocol.walkForward.window === 'expanding' && !lb ? { startTs: 0, endTs: train.endTs } : train);
+  const pooledInput = (spec: PlannedSpec, train: Window, columns: string[]): PooledFitInput | undefined => {
+    const universe = universes.get(spec.name);
+    if (!universe) return undefined;
+    const window = poolWindow(train);
+    const poolId = poolIdFor({ model: { kind: spec.kind, params: spec.params }, target, train: window, columns, universe, seed: protocol.seed, trainerVersion: opts.trainerVersion });
+    return { poolId, boosterKey: layout.pooledBooster(poolId), train: window, universe };
+  };
+
   const fitInput = (spec: PlannedSpec, train: Window, test: Window, columns: string[], regime: FoldInputs['regime'], purpose: FitInput['purpose']): FitInput => {
     const modelId = modelIdFor({
       model: { kind: spec.kind, params: spec.params }, featureSetId: input.featureSetId, series, target, train, test, columns, purpose,
@@ -150,6 +224,7 @@ export async function planRun(db: Duck, featuresPath: string, input: PlanTrainin
       regime,
       seed: protocol.seed,
       keys: { model: layout.model(modelId, 'model.onnx'), card: layout.model(modelId, 'card.json') },
+      ...(universes.has(spec.name) ? { pooled: pooledInput(spec, train, columns) } : {}),
     };
   };
   const fits: FitInput[] = [];
