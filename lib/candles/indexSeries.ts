@@ -29,8 +29,15 @@ import type { ArtifactStore } from '../platform/store';
 export const INDEX_EXCHANGE = 'deribit';
 /** The quote part of an index symbol: BTC/DVOL is Deribit's BTC DVOL. */
 export const DVOL = 'DVOL';
-/** Deribit's `resolution` per timeframe (full seconds, or the keyword 1D). */
-export const DERIBIT_RESOLUTIONS: Record<string, string> = { '1m': '60', '1h': '3600', '1d': '1D' };
+/** The resolutions Deribit's volatility index offers, in seconds (a day is the keyword 1D). */
+const DERIBIT_RESOLUTION_SECONDS = new Set([1, 60, 3600, 43200, 86400]);
+
+/** Deribit's `resolution` for a timeframe (full seconds, or 1D), null when it offers none. */
+export function deribitResolution(timeframe: string): string | null {
+  const s = barMsOf(timeframe) / 1000;
+  if (!DERIBIT_RESOLUTION_SECONDS.has(s)) return null;
+  return s === 86400 ? '1D' : String(s);
+}
 /** Candles asked per request (Deribit pages longer spans with `continuation`, which is followed too). */
 export const INDEX_PAGE_BARS = 1000;
 
@@ -115,8 +122,8 @@ export interface IndexIngestResult {
  */
 export async function ingestIndex(store: ArtifactStore, ex: Exchange, settings: ExchangeSettings, input: IndexIngestInput, beat: (d: unknown) => void = () => {}): Promise<IndexIngestResult> {
   const series = dvolSeries(input.currency, input.timeframe);
-  const resolution = DERIBIT_RESOLUTIONS[input.timeframe];
-  if (!resolution) throw ApplicationFailure.nonRetryable(`timeframe ${input.timeframe} has no Deribit volatility-index resolution (${Object.keys(DERIBIT_RESOLUTIONS).join(', ')})`, 'ConfigError');
+  const resolution = deribitResolution(input.timeframe);
+  if (!resolution) throw ApplicationFailure.nonRetryable(`timeframe ${input.timeframe} has no Deribit volatility-index resolution (seconds ${[...DERIBIT_RESOLUTION_SECONDS].join(', ')})`, 'ConfigError');
   const barMs = barMsOf(input.timeframe);
   const pageBars = Math.min(input.pageBars ?? INDEX_PAGE_BARS, INDEX_PAGE_BARS);
   const what = `${settings.id} ${series.symbol} ${input.timeframe}`;
