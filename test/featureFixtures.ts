@@ -1,9 +1,8 @@
 /** Real candles from ../shared/data as local lake-layout Parquet, and feature rows read back. */
 import { mkdtempSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binanceHourlyCsv, csvToMonthlyParquet, sharedData, type CsvSlice } from '../lib/candles/csv';
+import { binanceHourlyCsv, csvToMonthlyParquet, dvolCsv, indexCsvToMonthlyParquet, type CsvSlice } from '../lib/candles/csv';
 import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import type { Series } from '../lib/platform/layout';
 import type { SeriesInput } from '../lib/features/build';
@@ -54,32 +53,9 @@ export function close(a: number | null, b: number | null): boolean {
   return Math.abs(a - b) <= Math.max(REL_TOL * Math.max(Math.abs(a), Math.abs(b)), ABS_FLOOR);
 }
 
-/** ../shared/data/dvol/DERIBIT_{CUR}_DVOL_{tf}.csv.gz */
-export const dvolCsv = (currency: string, timeframe: string) => join(sharedData, 'dvol', `DERIBIT_${currency}_DVOL_${timeframe}.csv.gz`);
-
-/**
- * A DVOL file as monthly index Parquet files of the lake's schema (close always; open/high/low NULL
- * where the file has none, volume NULL): open times in [from, to).
- */
+/** A DVOL file of ../shared/data as monthly index Parquet files (lib/candles/csv.ts), open times in [from, to). */
 export async function indexFiles(dir: string, currency: string, timeframe: string, slice: { from?: string | number; to?: string | number } = {}): Promise<string[]> {
-  const ms = (t: string | number) => (typeof t === 'number' ? t : Date.parse(t));
-  return withDuck(async (db) => {
-    await mkdir(dir, { recursive: true });
-    const csv = dvolCsv(currency, timeframe);
-    const cols = (await queryRows<{ column_name: string }>(db, `SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv(${sqlString(csv)}, header = true))`)).map((c) => c.column_name);
-    const opt = (c: string) => (cols.includes(c) ? `CAST(${c} AS DOUBLE)` : 'NULL::DOUBLE');
-    await db.run(`CREATE TABLE idx AS SELECT CAST(ts AS BIGINT) AS ts, ${opt('open')} AS open, ${opt('high')} AS high, ${opt('low')} AS low, CAST(close AS DOUBLE) AS close,
-      NULL::DOUBLE AS volume, NULL::DOUBLE AS quote_volume, NULL::BIGINT AS trades, strftime(epoch_ms(CAST(ts AS BIGINT)), '%Y-%m') AS month
-      FROM read_csv(${sqlString(csv)}, header = true) WHERE ${slice.from !== undefined ? `ts >= ${ms(slice.from)}` : 'true'} AND ${slice.to !== undefined ? `ts < ${ms(slice.to)}` : 'true'}`);
-    const months = await queryRows<{ month: string }>(db, 'SELECT DISTINCT month FROM idx ORDER BY month');
-    const out: string[] = [];
-    for (const { month } of months) {
-      const path = join(dir, `${month}.parquet`);
-      await db.run(`COPY (SELECT * EXCLUDE (month) FROM idx WHERE month = ${sqlString(month)} ORDER BY ts) TO ${sqlString(path)} (FORMAT parquet)`);
-      out.push(path);
-    }
-    return out;
-  });
+  return withDuck((db) => indexCsvToMonthlyParquet(db, dvolCsv(currency, timeframe), dir, slice));
 }
 
 /** The DVOL rows of a file: open time and close. */
