@@ -954,3 +954,11 @@ export interface HousekeepingResult {
   summary: HousekeepingSummary;
   applied: ApplyHousekeepingResult | null;
 }
+
+// ---- implied volatility (DVOL) in feature sets: issue 11 (lib/features/implied.ts) ----
+
+/** What a feature set's manifest adds when some series read an implied-volatility index (written by buildFeatures). */
+export interface FeatureSetImplied {
+  /** candle series key -> the index series it read ("deribit:BTC/DVOL:1h") and the index's last open time; a series configured with an index the lake lacks is absent (its implied features are NULL). */
+  implied?: Record<string, { index: string; watermark: number }>;
+}

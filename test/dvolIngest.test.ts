@@ -19,6 +19,14 @@ import { getExchange, type ExchangeSettings } from '../lib/candles/exchange';
 import { layout } from '../lib/platform/layout';
 import { ArtifactStore } from '../lib/platform/store';
 import { sharedDvolDir, startReplayExchange, type ReplayExchange } from '../infra/replayExchange';
+import { featureActivities } from '../activities/features';
+import { tailFromLake } from '../lib/features/tail';
+import { IMPLIED_FEATURES } from '../lib/features/definitions';
+import { impliedFor } from '../lib/features/implied';
+import { binanceHourlyCsv } from '../lib/candles/csv';
+import type { FeatureSetImplied } from '../contracts/types';
+import type { FeatureSetManifest } from '../contracts/activities';
+import { readRows } from './featureFixtures';
 import { testConfig, uid } from './helpers';
 
 const H = 3_600_000;
@@ -162,5 +170,54 @@ describe('DVOL in the lake (real MinIO, ccxt deribit against the replay exchange
     const bad = join(dir, 'DERIBIT_ADA_DVOL_1h.csv.gz');
     await writeFile(bad, gzipSync('ts,value\n1616544000000,80\n'));
     await assert.rejects(importCandleFile(store, bad), (e: Error) => e.message.includes(bad) && /lacks column close/.test(e.message));
+  });
+});
+
+describe('DVOL through the buildFeatures activity and the scoring tail (real MinIO)', () => {
+  const cfg = testConfig();
+  let store: ArtifactStore;
+  let dir: string;
+  const btc = { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h' };
+  const eth = { exchange: 'binance', symbol: 'ETH/USDT', timeframe: '1h' };
+
+  before(async () => {
+    store = new ArtifactStore({ ...cfg, minio: { ...cfg.minio, bucket: uid('dvolfeat').toLowerCase() } });
+    await store.ensureBucket();
+    dir = await mkdtemp(join(tmpdir(), 'volcast-dvolfeat-'));
+    // Three months of real BTC and ETH candles (a slice of the shared files) and all of BTC's hourly DVOL.
+    for (const s of ['BTC/USDT', 'ETH/USDT']) {
+      const lines = gunzipSync(readFileSync(binanceHourlyCsv(s))).toString('utf8').split('\n');
+      const from = Date.parse('2021-03-01T00:00:00Z'), to = Date.parse('2021-06-01T00:00:00Z');
+      const keep = [lines[0], ...lines.slice(1).filter((l) => l && Number(l.split(',')[0]) >= from && Number(l.split(',')[0]) < to)];
+      const path = join(dir, `BINANCE_${s.replace('/', '')}_1h.csv.gz`);
+      await writeFile(path, gzipSync(keep.join('\n')));
+      await importCandleFile(store, path);
+    }
+    await importCandleFile(store, join(sharedDvolDir, 'DERIBIT_BTC_DVOL_1h.csv.gz'));
+  });
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('buildFeatures reads the configured index from the lake (BTC), leaves NULL where the lake lacks it (ETH daily not imported), and the tail reads it the same way', async () => {
+    assert.deepEqual(cfg.features.implied['BTC/USDT'], { exchange: 'deribit', symbol: 'BTC/DVOL', timeframe: '1h' });
+    const r = await featureActivities(store, cfg).buildFeatures({ series: [btc, eth] });
+    const manifest = await store.getJson<FeatureSetManifest & FeatureSetImplied>(r.ref);
+    assert.deepEqual(manifest.implied, { 'binance:BTC-USDT:1h': { index: 'deribit:BTC/DVOL:1h', watermark: Date.parse('2026-02-28T23:00:00Z') } });
+    const rows = await readRows(await store.getFile(r.series.find((s) => s.series.symbol === 'BTC/USDT')!.ref));
+    const ethRows = await readRows(await store.getFile(r.series.find((s) => s.series.symbol === 'ETH/USDT')!.ref));
+    const after = rows.filter((x) => x.ts! >= Date.parse('2021-03-24T00:00:00Z'));
+    assert.ok(after.length > 1500 && after.every((x) => x.dvol !== null), 'BTC rows from DVOL start read the index');
+    assert.ok(rows.filter((x) => x.ts! < Date.parse('2021-03-24T00:00:00Z')).every((x) => x.dvol === null));
+    assert.ok(ethRows.every((x) => IMPLIED_FEATURES.every((c) => x[c] === null)), 'ETH: its index is not in this lake');
+
+    // The scoring tail (what the score activity reads) from the same lake: the newest row, implied columns included.
+    const manifests = await Promise.all([btc, eth].map(async (series) => ({ series, manifest: (await readManifest(store, series)).manifest })));
+    const tail = await tailFromLake(store, manifests, { rows: 1, implied: impliedFor(cfg.features.implied, [btc, eth]) });
+    const newest = rows.at(-1)!;
+    const t = tail.series.find((s) => s.series.symbol === 'BTC/USDT')!;
+    assert.deepEqual(t.ts, [newest.ts]);
+    for (const c of IMPLIED_FEATURES) assert.equal(t.values[c]![0], newest[c], c);
+    assert.ok(tail.partitions.some((p) => p.key.startsWith('candles/deribit/BTC-DVOL/1h/')), 'the index partitions are in the lineage');
   });
 });

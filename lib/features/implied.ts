@@ -86,3 +86,8 @@ export async function impliedMarks(db: Duck, implied: ImpliedInput[], keyOf: (s:
   }
   return out;
 }
+
+/** The configured implied-volatility index (temporal.config.ts features.implied) of each series of a universe that has one. */
+export function impliedFor(implied: Record<string, Series>, universe: Series[]): { series: Series; index: Series }[] {
+  return universe.filter((s) => implied[s.symbol]).map((s) => ({ series: s, index: implied[s.symbol]! }));
+}
