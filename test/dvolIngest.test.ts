@@ -27,6 +27,8 @@ import { binanceHourlyCsv } from '../lib/candles/csv';
 import type { FeatureSetImplied } from '../contracts/types';
 import type { FeatureSetManifest } from '../contracts/activities';
 import { readRows } from './featureFixtures';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { ingestActivities } from '../activities/ingest';
 import { testConfig, uid } from './helpers';
 
 const H = 3_600_000;
@@ -219,5 +221,53 @@ describe('DVOL through the buildFeatures activity and the scoring tail (real Min
     assert.deepEqual(t.ts, [newest.ts]);
     for (const c of IMPLIED_FEATURES) assert.equal(t.values[c]![0], newest[c], c);
     assert.ok(tail.partitions.some((p) => p.key.startsWith('candles/deribit/BTC-DVOL/1h/')), 'the index partitions are in the lineage');
+  });
+});
+
+describe('the ingest activity brings the symbol\'s DVOL up to date after its candles (real MinIO, ccxt against the replay)', () => {
+  const cfg = testConfig();
+  let replay: ReplayExchange;
+  let store: ArtifactStore;
+
+  before(async () => {
+    replay = await startReplayExchange({ port: 0, symbols: ['BTC/USDT', 'ADA/USDT'] });
+    store = new ArtifactStore({ ...cfg, minio: { ...cfg.minio, bucket: uid('dvolingest').toLowerCase() } });
+    await store.ensureBucket();
+  });
+  after(async () => {
+    await replay?.close();
+  });
+
+  // The activity's own code in a mock activity context (heartbeats, attempt), the real store and ccxt.
+  type Ingest = ReturnType<typeof ingestActivities>['ingest'];
+  const run = (c: typeof cfg, input: Parameters<Ingest>[0]) => new MockActivityEnvironment().run(ingestActivities(store, c).ingest, input) as ReturnType<Ingest>;
+
+  it('BTC/USDT with deribit configured: the candles, then BTC DVOL over the same window; a rerun fetches no new index rows; a Deribit outage is reported, the candles still stored', async () => {
+    const now = replay.now();
+    const c = { ...cfg, exchanges: [{ id: 'binance', urlOverride: replay.url }, { id: 'deribit', urlOverride: replay.url }] };
+    const r = await run(c, { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h', since: now - 10 * DAY, now });
+    assert.equal(r.storedRows, 240);
+    assert.deepEqual(r.implied, { index: 'deribit:BTC/DVOL:1h', fetchedRows: 240, storedRows: 240, watermark: now - H });
+    const again = await run(c, { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h', now });
+    assert.equal(again.implied!.fetchedRows, 0);
+
+    replay.addFaults([{ kind: 'http', status: 503, times: 50, endpoint: 'volatility_index' }]);
+    const later = now + 2 * H;
+    replay.setNow(later);
+    const out = await run(c, { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h', now: later });
+    assert.match(out.implied!.error!, /temporarily_unavailable/);
+    assert.equal(out.storedRows, 240, 'the candle ingest went through (the replay has no later candles)');
+    assert.equal(out.implied!.index, 'deribit:BTC/DVOL:1h');
+    replay.reset();
+  });
+
+  it('without deribit among the exchanges the index is skipped with the reason; a symbol without an index reports nothing', async () => {
+    const now = replay.now();
+    const c = { ...cfg, exchanges: [{ id: 'binance', urlOverride: replay.url }] };
+    const r = await run(c, { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1h', since: now - 2 * DAY, now });
+    assert.deepEqual(r.implied, { index: 'deribit:BTC/DVOL:1h', skipped: 'exchange deribit is not configured (exchanges in temporal.config.ts)' });
+    const ada = await run({ ...c, exchanges: [{ id: 'binance', urlOverride: replay.url }, { id: 'deribit', urlOverride: replay.url }] }, { exchange: 'binance', symbol: 'ADA/USDT', timeframe: '1h', since: now - 2 * DAY, now });
+    assert.equal(ada.implied, undefined);
+    assert.ok(ada.storedRows > 0, 'its candles are stored');
   });
 });

@@ -27,6 +27,8 @@ import type { Series } from '../platform/layout';
 import type { ArtifactStore } from '../platform/store';
 
 export const INDEX_EXCHANGE = 'deribit';
+/** Deribit publishes DVOL from this day on (the shared files' first candle): an index ingest never asks for earlier candles. */
+export const DVOL_FIRST_TS = Date.UTC(2021, 2, 24);
 /** The quote part of an index symbol: BTC/DVOL is Deribit's BTC DVOL. */
 export const DVOL = 'DVOL';
 /** The resolutions Deribit's volatility index offers, in seconds (a day is the keyword 1D). */
