@@ -150,6 +150,9 @@ export async function ingestIndex(store: ArtifactStore, ex: Exchange, settings: 
         const body = await call.call(ex, { currency: input.currency, start_timestamp: from, end_timestamp: upTo, resolution });
         result.requests += 1;
         const page = parsePage(body, what);
+        // A ts an earlier page returned is the continuation's overlap: skipped. A ts twice within one
+        // page is the exchange's duplicate: kept, so validation records it (or rejects a conflict).
+        const inPage = new Set<number>();
         for (const k of page.data) {
           const ts = Number(k[0]);
           result.fetchedRows += 1;
@@ -158,9 +161,10 @@ export async function ingestIndex(store: ArtifactStore, ex: Exchange, settings: 
             continue;
           }
           if (ts < from || ts > to || seen.has(ts)) continue;
-          seen.add(ts);
+          inPage.add(ts);
           rows.push({ ts: k[0], open: k[1], high: k[2], low: k[3], close: k[4] });
         }
+        for (const ts of inPage) seen.add(ts);
         beat({ from, upTo, fetched: result.fetchedRows });
         if (page.continuation === null || page.continuation <= from || page.continuation >= upTo) break;
         upTo = page.continuation;
