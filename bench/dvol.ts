@@ -1,7 +1,7 @@
 /**
  * bench:dvol — does implied volatility (Deribit DVOL) improve the forecasts? (issue 11 item 3)
  *
- *   node --import tsx bench/dvol.ts [--symbol BTC/USDT] [--targets target_rv_24h,target_gk_1h]
+ *   npm run bench:dvol -- [--symbol BTC/USDT] [--targets target_rv_24h,target_gk_1h]
  *        [--models har_x,lightgbm] [--tree-folds N] [--from 2021-03-24] [--out .state/bench-dvol]
  *
  * No stack: the feature build (lib/features/build.ts, with the implied inputs of
