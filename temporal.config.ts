@@ -63,6 +63,16 @@ export const volcastConfig = {
     rateLimitMs: null,
   },
   targets: ['target_gk_1h', 'target_rv_24h'],
+  // Implied volatility (Deribit DVOL, an index series of the lake: docs/lake.md) as a feature input,
+  // read point in time (lib/features/implied.ts). BTC/USDT: the hourly BTC DVOL. ETH/USDT: the daily
+  // ETH DVOL, known from each day's close (Deribit's hourly ETH DVOL is not in the shared data; a
+  // backfill through ccxt can fetch it, then map ETH/USDT to ETH/DVOL 1h). Other coins: none.
+  features: {
+    implied: {
+      'BTC/USDT': { exchange: 'deribit', symbol: 'BTC/DVOL', timeframe: '1h' },
+      'ETH/USDT': { exchange: 'deribit', symbol: 'ETH/DVOL', timeframe: '1d' },
+    },
+  },
   // Temporal Schedules (UTC). Scoring runs 5 minutes after each hourly bar closes, so the exchange
   // has published the bar. Overlap SKIP: a forecast still running when the next hour comes is not
   // doubled; the next run scores the newest bar anyway. Catch-up 1h: after an outage only the most
@@ -98,6 +108,9 @@ export const volcastConfig = {
     har_rv: { kind: 'har_rv', params: {} },
     log_har: { kind: 'log_har', params: {} },
     har_x: { kind: 'har_x', params: {} },
+    // HAR-X with implied volatility: log(iv_var_1), the DVOL level as a per-bar variance, and its 24-bar
+    // log change (used on a fold only where the plan keeps them; docs/results.md "DVOL").
+    har_x_iv: { kind: 'har_x', params: { extraLogColumns: ['iv_var_1'], extraColumns: ['dvol_chg_24'] } },
     garch: { kind: 'garch', params: {} },
     lightgbm: { kind: 'lightgbm', params: { num_leaves: 15, learning_rate: 0.05, num_boost_round: 400, early_stopping_rounds: 30 } },
     lstm: { kind: 'lstm', params: { window: 24, hidden: 16, epochs: 30, patience: 5, columns: NEURAL_COLUMNS } },

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BuildFeaturesInput, BuildFeaturesResult, FeatureSetManifest } from '../contracts/activities';
+import type { FeatureSetImplied } from '../contracts/types';
+import { impliedFor, type ImpliedInput } from '../lib/features/implied';
+import type { VolcastConfig } from '../lib/platform/config';
 import { buildFeatureFiles, definitionsSha, FeatureInputError, seriesKey, type PreviousFeatures, type SeriesInput } from '../lib/features/build';
 import { readManifest } from '../lib/candles/lake';
 import { layout, LayoutError, type Series } from '../lib/platform/layout';
@@ -45,15 +48,31 @@ export async function downloadCandles(store: ArtifactStore, series: Series, rece
 
 async function previousSet(store: ArtifactStore, ref: BuildFeaturesInput['previous']): Promise<PreviousFeatures | undefined> {
   if (!ref) return undefined;
-  const m = await store.getJson<FeatureSetManifest>(ref);
+  const m = await store.getJson<FeatureSetManifest & FeatureSetImplied>(ref);
   const files: Record<string, string> = {};
   for (const s of m.series) files[s.key] = await store.getFile(s.ref);
-  return { featureSetId: m.featureSetId, definitionsSha: m.definitionsSha, files, watermark: m.watermark };
+  const impliedWatermark = Object.fromEntries(Object.entries(m.implied ?? {}).map(([k, v]) => [k, v.watermark]));
+  return { featureSetId: m.featureSetId, definitionsSha: m.definitionsSha, files, watermark: m.watermark, impliedWatermark };
+}
+
+/**
+ * The implied-volatility index of each series configured with one (features.implied), as local
+ * copies of its lake partitions. An index the lake does not hold (never imported or ingested) is left
+ * out: that series' implied features are NULL, as before the index starts, and the plan leaves them out.
+ */
+async function impliedInputs(store: ArtifactStore, implied: Record<string, Series>, universe: Series[]): Promise<ImpliedInput[]> {
+  const out: ImpliedInput[] = [];
+  for (const { series, index } of impliedFor(implied, universe)) {
+    const { manifest } = await readManifest(store, index);
+    if (!Object.keys(manifest.partitions).length) continue;
+    out.push({ series, index, files: await downloadCandles(store, index) });
+  }
+  return out;
 }
 
 export type BuildFeatures = (input: BuildFeaturesInput) => Promise<BuildFeaturesResult>;
 
-export function featureActivities(store: ArtifactStore) {
+export function featureActivities(store: ArtifactStore, cfg?: VolcastConfig) {
   return {
     async buildFeatures(input: BuildFeaturesInput): Promise<BuildFeaturesResult> {
       const work = await mkdtemp(join(tmpdir(), 'volcast-features-'));
@@ -61,21 +80,25 @@ export function featureActivities(store: ArtifactStore) {
         const inputs: SeriesInput[] = [];
         for (const series of input.series) inputs.push({ series, files: await downloadCandles(store, series, input.recentMonths) });
         const previous = await previousSet(store, input.previous);
+        const implied = await impliedInputs(store, cfg?.features.implied ?? {}, input.series);
         beat({ building: input.series.length });
-        const built = await buildFeatureFiles(inputs, { outDir: join(work, 'out'), previous });
+        const built = await buildFeatureFiles(inputs, { outDir: join(work, 'out'), previous, implied });
         const outputs = [];
         for (const s of built.series) {
           const ref = await store.putFile(layout.features(built.featureSetId, s.series), s.path, 'application/vnd.apache.parquet');
           outputs.push({ key: s.key, series: s.series, ref, rows: s.rows, watermark: s.watermark });
           beat({ uploaded: ref.key });
         }
-        const manifest: FeatureSetManifest = {
+        const manifest: FeatureSetManifest & FeatureSetImplied = {
           featureSetId: built.featureSetId,
           definitionsSha: definitionsSha(),
           columns: built.columns,
           rows: built.rows,
           watermark: built.watermark,
           series: outputs,
+          ...(implied.length
+            ? { implied: Object.fromEntries(implied.map((i) => [seriesKey(i.series), { index: `${i.index.exchange}:${i.index.symbol}:${i.index.timeframe}`, watermark: built.impliedWatermark[seriesKey(i.series)]! }])) }
+            : {}),
         };
         // The manifest last: its presence means every series object is in place.
         const ref = await store.putJson(layout.featuresManifest(built.featureSetId), manifest);

@@ -18,10 +18,10 @@ export function createActivities(store: ArtifactStore, cfg: VolcastConfig = load
     ...probeActivities(store),
     ...evaluateActivities(store),
     ...ingestActivities(store, cfg),
-    ...featureActivities(store),
+    ...featureActivities(store, cfg),
     ...trainingActivities(store),
     ...promotionActivities(store),
-    ...scoreActivities(store),
+    ...scoreActivities(store, cfg),
     ...housekeepingActivities(store),
   };
 }

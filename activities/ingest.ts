@@ -19,14 +19,40 @@ import { exchangeSettings, fetchOHLCVPage, getExchange, outOfOrderTimes, toActiv
 import type { Series } from '../lib/platform/layout';
 import type { ArtifactStore } from '../lib/platform/store';
 import type { IngestInput, IngestResult } from '../contracts/activities';
+import type { IngestImplied } from '../contracts/types';
+import { DVOL_FIRST_TS, ingestIndex } from '../lib/candles/indexSeries';
 
 export type { IngestInput, IngestResult };
 
 const MAX_REPORTED_ROWS = 50;
 
+/**
+ * The implied-volatility index configured for the symbol (features.implied), brought up to date after
+ * its candles, so that features and scoring read it as fresh as the candles (lib/features/implied.ts:
+ * a value older than 2 index bars is NULL). Only when the index's exchange is configured (exchanges in
+ * temporal.config.ts). Never fails the candle ingest: an index that cannot be fetched is reported in
+ * the result (`implied.error`), and its features go NULL once stale.
+ */
+async function refreshImplied(store: ArtifactStore, cfg: VolcastConfig, input: IngestInput, windowFrom: number, now: number, beat: (d: unknown) => void): Promise<IngestImplied | undefined> {
+  const index = cfg.features.implied[input.symbol];
+  if (!index) return undefined;
+  const name = `${index.exchange}:${index.symbol}:${index.timeframe}`;
+  if (!cfg.exchanges.some((e) => e.id === index.exchange)) return { index: name, skipped: `exchange ${index.exchange} is not configured (exchanges in temporal.config.ts)` };
+  try {
+    const settings = exchangeSettings(cfg, index.exchange);
+    const { manifest } = await readManifest(store, index);
+    // A first fetch starts with the candles' window (and never before the index exists); later ones after its coverage.
+    const since = manifest.covered ? undefined : Math.max(windowFrom, DVOL_FIRST_TS);
+    const r = await ingestIndex(store, getExchange(settings), settings, { currency: index.symbol.split('/')[0]!, timeframe: index.timeframe, now, ...(since !== undefined ? { since } : {}) }, beat);
+    return { index: name, fetchedRows: r.fetchedRows, storedRows: r.storedRows, watermark: r.watermark };
+  } catch (err) {
+    return { index: name, error: (err as Error).message.slice(0, 500) };
+  }
+}
+
 export function ingestActivities(store: ArtifactStore, cfg: VolcastConfig) {
   return {
-    async ingest(input: IngestInput): Promise<IngestResult> {
+    async ingest(input: IngestInput): Promise<IngestResult & { implied?: IngestImplied }> {
       const ctx = Context.current();
       const settings = exchangeSettings(cfg, input.exchange);
       const ex = getExchange(settings);
@@ -128,7 +154,8 @@ export function ingestActivities(store: ArtifactStore, cfg: VolcastConfig) {
         const coveredTo = exhausted || cursor >= end ? end - barMs : cursor - barMs;
         if (pending.length > 0 || start < end) await flush(coveredTo);
         if (!result.manifest) result.manifest = (await readManifest(store, series)).ref;
-        return result;
+        const implied = await refreshImplied(store, cfg, input, start, now, (d) => ctx.heartbeat(d));
+        return implied ? { ...result, implied } : result;
       } catch (err) {
         throw toActivityError(err, errCtx);
       }

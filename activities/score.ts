@@ -19,6 +19,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { definitionsSha, FeatureInputError, seriesKey } from '../lib/features/build';
 import { readTailManifests, tailFromLake, type TailFromLake } from '../lib/features/tail';
+import { impliedFor } from '../lib/features/implied';
+import type { VolcastConfig } from '../lib/platform/config';
 import { inputsSha256 } from '../lib/scoring/lineage';
 import type { ModelCard } from '../lib/scoring/modelCard';
 import { LayoutError } from '../lib/platform/layout';
@@ -90,7 +92,7 @@ async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>
   return out;
 }
 
-export function scoreActivities(store: ArtifactStore) {
+export function scoreActivities(store: ArtifactStore, cfg?: VolcastConfig) {
   // Cards by the sha256 the champion names: what scoring reads of them (input, output) never changes
   // (evaluation only adds parity), so one parse per worker.
   const cards = new Map<string, Promise<ModelCard>>();
@@ -177,7 +179,8 @@ export function scoreActivities(store: ArtifactStore) {
       const windowOf = (ms: Member[]) => Math.max(1, ...ms.map((m) => (m.card.input.kind === 'sequence' ? m.card.input.window : 1)));
       let tail: TailFromLake;
       try {
-        tail = await tailFromLake(store, lake.manifests, { rows: windowOf(plans.flatMap((p) => p.members)) });
+        // The implied-volatility index of the series configured with one (features.implied), as in the build.
+        tail = await tailFromLake(store, lake.manifests, { rows: windowOf(plans.flatMap((p) => p.members)), implied: impliedFor(cfg?.features.implied ?? {}, input.series) });
       } catch (err) {
         if (err instanceof FeatureInputError || err instanceof LayoutError) throw ApplicationFailure.nonRetryable(err.message, err.name);
         throw err;

@@ -7,6 +7,8 @@ import { rootFailure } from './errors';
 import { backfillProgress, CPU_NEEDS, requireWorkers, runWorkflow } from './run';
 import { isoTs } from '../lib/candles/candle';
 import { importCandleFile, seriesFromFileName } from '../lib/candles/import';
+import { indexSeriesFromFileName } from '../lib/candles/indexSeries';
+import { basename } from 'node:path';
 import { readManifest } from '../lib/candles/lake';
 import { loadConfigOrExit, type VolcastConfig } from '../lib/platform/config';
 import type { Series } from '../lib/platform/layout';
@@ -148,7 +150,8 @@ async function importCommand(cfg: VolcastConfig, files: string[], opts: { symbol
   const store = new ArtifactStore(cfg);
   for (const file of files) {
     const exchange = opts.exchange ?? defaultExchange(cfg);
-    const series: Series | null = opts.symbol ? seriesOf(cfg, opts.symbol, { exchange, timeframe: opts.timeframe }) : seriesFromFileName(file, exchange);
+    // A Deribit DVOL file (DERIBIT_BTC_DVOL_1h.csv.gz) names its own series: deribit BTC/DVOL 1h, kind index.
+    const series: Series | null = opts.symbol ? seriesOf(cfg, opts.symbol, { exchange, timeframe: opts.timeframe }) : (indexSeriesFromFileName(basename(file)) ?? seriesFromFileName(file, exchange));
     if (!series) throw new CandleInputError(`${file}: cannot tell the symbol from the name; pass --symbol`);
     const t0 = Date.now();
     const r = await importCandleFile(store, file, series, { replace: opts.replace });
@@ -183,7 +186,7 @@ export function registerData(program: Command): void {
     .action(async (opts) => backfillCommand(loadConfigOrExit(), opts));
   data
     .command('import <files...>')
-    .description("import Binance kline archives (.zip or .csv, ms or µs) or normalized .csv.gz files through validation and the lake merge")
+    .description("import Binance kline archives (.zip or .csv, ms or µs), normalized .csv.gz files or Deribit DVOL files (DERIBIT_BTC_DVOL_1h.csv.gz: an index series) through validation and the lake merge")
     .option('--symbol <symbol>', 'symbol (default: from the file name)')
     .option('--timeframe <tf>', 'timeframe when --symbol is given (default: the first configured)')
     .option('--exchange <id>', 'exchange id in the lake (default: the first configured)')

@@ -59,7 +59,7 @@ export function registerFeatures(program: Command): void {
       }
       let result: BuildFeaturesResult;
       if (opts.inline) {
-        result = await featureActivities(store).buildFeatures(input);
+        result = await featureActivities(store, cfg).buildFeatures(input);
       } else {
         const client = await connectClient(cfg);
         try {

@@ -981,3 +981,24 @@ export interface PooledFitInput {
 export interface FitInput {
   pooled?: PooledFitInput;
 }
+
+// ---- implied volatility (DVOL) in feature sets: issue 11 (lib/features/implied.ts) ----
+
+/** What a feature set's manifest adds when some series read an implied-volatility index (written by buildFeatures). */
+export interface FeatureSetImplied {
+  /** candle series key -> the index series it read ("deribit:BTC/DVOL:1h") and the index's last open time; a series configured with an index the lake lacks is absent (its implied features are NULL). */
+  implied?: Record<string, { index: string; watermark: number }>;
+}
+
+/** The ingest activity's report on the symbol's implied-volatility index (features.implied), brought up to date after its candles. */
+export interface IngestImplied {
+  /** "deribit:BTC/DVOL:1h" */
+  index: string;
+  fetchedRows?: number;
+  storedRows?: number;
+  watermark?: number | null;
+  /** Not fetched: why (its exchange is not configured). */
+  skipped?: string;
+  /** The fetch failed (the candle ingest did not): the error. */
+  error?: string;
+}

@@ -9,6 +9,13 @@
  * (HTTP errors, 429 with Retry-After, requests that never answer) or per symbol on the data
  * (malformed rows, gaps, duplicated and out-of-order candles, delisted symbols).
  *
+ * It also answers Deribit's public REST calls for the DVOL index (`/api/v2/public/get_time`,
+ * `/api/v2/public/get_volatility_index_data`) from ../shared/data/dvol, so ccxt's deribit exchange
+ * runs its real path too: candles [timestamp, open, high, low, close] of the candles that opened by
+ * "now", at most `indexPageLimit` per response, the newest ones, with `continuation` (the next
+ * end_timestamp) when older ones remain, as Deribit pages. The hourly file holds the close only: the
+ * replay serves null for its open/high/low rather than inventing them.
+ *
  * Control: POST /_control with JSON {reset?, now?, faults?} (appends faults); GET /_control for the
  * state and request counts. In-process users call the same methods on the returned handle.
  */
@@ -21,8 +28,9 @@ import { barMsOf } from '../contracts/domain';
 import { repoRoot } from '../lib/platform/paths';
 
 export const sharedCandlesDir = join(repoRoot, '..', 'shared', 'data', 'candles');
+export const sharedDvolDir = join(repoRoot, '..', 'shared', 'data', 'dvol');
 
-export type Endpoint = 'klines' | 'exchangeInfo' | 'time' | 'ping';
+export type Endpoint = 'klines' | 'exchangeInfo' | 'time' | 'ping' | 'volatility_index' | 'deribit_time';
 
 export type ReplayFault =
   /** The next `times` matching requests answer `status` (429/418 with Retry-After seconds when given). */
@@ -61,6 +69,10 @@ export interface ReplayOptions {
   faults?: ReplayFault[];
   /** Only these symbols (ccxt form BTC/USDT or id BTCUSDT); default every hourly file. */
   symbols?: string[];
+  /** Where the DERIBIT_{CUR}_DVOL_{1h,1d}.csv.gz files are (default ../shared/data/dvol). */
+  dvolDir?: string;
+  /** Candles per get_volatility_index_data response (default 1000). */
+  indexPageLimit?: number;
 }
 
 export interface ReplayExchange {
@@ -91,6 +103,45 @@ function discoverSymbols(dataDir: string, only?: string[]): Map<string, SymbolDa
     out.set(id, { id, base: m[1]!, quote: m[2]!, file: join(dataDir, f) });
   }
   return out;
+}
+
+/** A DVOL file: currency and resolution -> its rows [ts, open|null, high|null, low|null, close]. */
+interface IndexData {
+  file: string;
+  ts?: Float64Array;
+  rows?: (number | null)[][];
+}
+
+const RESOLUTION_TF: Record<string, string> = { '3600': '1h', '60': '1h', '1D': '1d', '86400': '1d' };
+
+function discoverIndexes(dir: string): Map<string, IndexData> {
+  const out = new Map<string, IndexData>();
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return out; // no DVOL files: the Deribit endpoints answer "no data"
+  }
+  for (const f of names) {
+    const m = /^DERIBIT_([A-Z0-9]+)_DVOL_(1h|1d)\.csv\.gz$/.exec(f);
+    if (m) out.set(`${m[1]}:${m[2]}`, { file: join(dir, f) });
+  }
+  return out;
+}
+
+function loadIndex(d: IndexData): Required<IndexData> {
+  if (!d.rows) {
+    const lines = gunzipSync(readFileSync(d.file)).toString('utf8').split(/\r?\n/).filter(Boolean);
+    const cols = lines[0]!.split(',');
+    const at = (c: string) => cols.indexOf(c);
+    const idx = ['ts', 'open', 'high', 'low', 'close'].map(at);
+    d.rows = lines.slice(1).map((line) => {
+      const f = line.split(',');
+      return idx.map((i) => (i < 0 ? null : Number(f[i])));
+    });
+    d.ts = Float64Array.from(d.rows, (r) => r[0]!);
+  }
+  return d as Required<IndexData>;
 }
 
 function load(s: SymbolData): Required<SymbolData> {
@@ -139,6 +190,8 @@ export async function startReplayExchange(opts: ReplayOptions = {}): Promise<Rep
   let defaultNow: number | undefined;
   const clock = { override: opts.now ?? null };
   const now = () => clock.override ?? (defaultNow ??= Math.max(...[...data.values()].map(lastTs)) + HOUR);
+  const indexes = discoverIndexes(opts.dvolDir ?? sharedDvolDir);
+  const indexPageLimit = opts.indexPageLimit ?? 1000;
   let faults: ReplayFault[] = [...(opts.faults ?? [])];
   const counts: Record<string, number> = {};
   const weights: { at: number; w: number }[] = [];
@@ -230,6 +283,8 @@ export async function startReplayExchange(opts: ReplayOptions = {}): Promise<Rep
       control(req, res).catch((err: unknown) => binanceError(res, 400, -1, String(err)));
       return;
     }
+    const d = /^\/api\/v2\/public\/(get_time|get_volatility_index_data)$/.exec(url.pathname);
+    if (d && req.method === 'GET') return serveDeribit(d[1] === 'get_time' ? 'deribit_time' : 'volatility_index', url, res);
     const m = /^\/api\/v3\/(klines|exchangeInfo|time|ping)$/.exec(url.pathname);
     if (!m || req.method !== 'GET') return binanceError(res, 404, -1, `not served by the replay exchange: ${req.method} ${url.pathname}`);
     const endpoint = m[1] as Endpoint;
@@ -287,6 +342,46 @@ export async function startReplayExchange(opts: ReplayOptions = {}): Promise<Rep
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return binanceError(res, 400, -1130, "Data sent for parameter 'limit' is not valid.", headers);
     const num = (k: string) => (url.searchParams.get(k) === null ? null : Number(url.searchParams.get(k)));
     return json(klines(load(s), HOUR, num('startTime'), num('endTime'), limit));
+  }
+
+  /** Deribit's JSON-RPC envelope over REST: {jsonrpc, result} or {jsonrpc, error: {code, message}}. */
+  function deribitReply(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
+    const t = now() * 1000;
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify({ jsonrpc: '2.0', ...body, usIn: t, usOut: t, usDiff: 0, testnet: false }));
+  }
+
+  function serveDeribit(endpoint: Endpoint, url: URL, res: ServerResponse): void {
+    counts[endpoint] = (counts[endpoint] ?? 0) + 1;
+    const currency = url.searchParams.get('currency');
+    const fault = requestFault(endpoint, currency);
+    if (fault?.kind === 'hang') {
+      hanging.add(res);
+      res.once('close', () => hanging.delete(res));
+      return;
+    }
+    if (fault?.kind === 'http') {
+      const retry: Record<string, string> = fault.retryAfterS !== undefined ? { 'retry-after': String(fault.retryAfterS) } : {};
+      // 10028 too_many_requests is Deribit's rate-limit error; 5xx an outage.
+      const code = fault.status === 429 ? 10028 : 11097;
+      return deribitReply(res, fault.status, { error: { code, message: fault.status === 429 ? 'too_many_requests' : 'temporarily_unavailable' } }, retry);
+    }
+    if (endpoint === 'deribit_time') return deribitReply(res, 200, { result: now() });
+    const bad = (message: string) => deribitReply(res, 400, { error: { code: -32602, message: 'Invalid params', data: { reason: message } } });
+    const tf = RESOLUTION_TF[url.searchParams.get('resolution') ?? ''];
+    if (!tf) return bad(`resolution: the replay serves 3600 (1h) and 1D, got ${url.searchParams.get('resolution')}`);
+    const data = currency ? indexes.get(`${currency}:${tf}`) : undefined;
+    if (!data) return bad(`currency: no ${tf} volatility index for ${currency}`);
+    const start = Number(url.searchParams.get('start_timestamp'));
+    const end = Number(url.searchParams.get('end_timestamp'));
+    if (!Number.isFinite(start) || !Number.isFinite(end)) return bad('start_timestamp and end_timestamp are required (ms)');
+    const d = loadIndex(data);
+    // Candles that opened by "now" exist (the last one still open); the newest page first.
+    const hi = Math.min(lowerBound(d.ts, now() + 1), lowerBound(d.ts, end + 1));
+    const lo = lowerBound(d.ts, start);
+    const from = Math.max(lo, hi - indexPageLimit);
+    const rows = d.rows.slice(from, Math.max(from, hi));
+    return deribitReply(res, 200, { result: { data: rows, continuation: from > lo ? rows[0]![0] : null } });
   }
 
   const server = createServer(serve);

@@ -17,6 +17,8 @@ har_rv       tabular [rv_d, rv_w, rv_m]                   OLS on variance: targe
 log_har      tabular [rv_d, rv_w, rv_m]                   OLS of log(target^2/h) on log x; smearing bias
 har_x        log_har + gk_var_1, gk_var_6,                as log_har; hour/weekday one-hot (levels seen in
              gk_var_same_hour_7d (log), hour, weekday     training, first level the reference)
+             [+ params.extraLogColumns (log),             e.g. the implied variance iv_var_1 (HAR-X-IV), if
+              params.extraColumns (as is)]                the plan kept them for the fold (featureColumns)
 garch        sequence [N, W, 1] of ret_1                  GARCH(1,1), zero mean, normal ML with `arch` on
                                                           100*ret_1 of the training rows; exported as
                                                           ARCH(inf) truncated at W (beta^W < 1e-6, max
@@ -83,13 +85,18 @@ def har_rv(df: pd.DataFrame, inp: dict[str, Any], beat: Beat) -> Fitted:
                    len(tr.idx), te)
 
 
-def log_linear_transforms(x: np.ndarray, log_cols: list[str], dummy_cols: list[str]) -> list[ox.Transform]:
-    """The log-HAR design of training rows x (columns: log_cols, then dummy_cols): log(max(x, the
-    1% floor of the training values)), one-hot of the levels seen in training (the first the reference)."""
+def log_linear_transforms(x: np.ndarray, log_cols: list[str], dummy_cols: list[str],
+                          lin_cols: list[str] | None = None) -> list[ox.Transform]:
+    """The log-HAR design of training rows x (columns: log_cols, then lin_cols, then dummy_cols):
+    log(max(x, the 1% floor of the training values)), lin_cols as they are, one-hot of the levels seen
+    in training (the first the reference)."""
+    lin_cols = lin_cols or []
     transforms: list[ox.Transform] = []
-    for j, c in enumerate(log_cols + dummy_cols):
+    for j, c in enumerate(log_cols + lin_cols + dummy_cols):
         if c in log_cols:
             transforms.append({"column": c, "op": "log", "floor": var_floor(x[:, j].astype(np.float64))})
+        elif c in lin_cols:
+            transforms.append({"column": c, "op": "identity"})
         else:
             levels = sorted(set(np.unique(x[:, j]).tolist()))
             transforms.append({"column": c, "op": "onehot", "levels": levels[1:], "reference": levels[0]})
@@ -97,12 +104,14 @@ def log_linear_transforms(x: np.ndarray, log_cols: list[str], dummy_cols: list[s
 
 
 def _log_linear(df: pd.DataFrame, inp: dict[str, Any], kind: str, log_cols: list[str],
-                dummy_cols: list[str]) -> Fitted:
+                dummy_cols: list[str], lin_cols: list[str] | None = None,
+                extra_fitted: dict[str, Any] | None = None) -> Fitted:
     target = inp["target"]
     h = HORIZON[target]
-    cols = log_cols + dummy_cols
+    lin_cols = lin_cols or []
+    cols = log_cols + lin_cols + dummy_cols
     tr, te = build_rows(df, cols, 1, target, inp["train"], inp["test"])
-    transforms = log_linear_transforms(tr.x, log_cols, dummy_cols)
+    transforms = log_linear_transforms(tr.x, log_cols, dummy_cols, lin_cols)
     z = ox.design(tr.x, transforms)
     require_rows(len(tr.idx), max(100, 5 * (z.shape[1] + 1)), kind)
     v = tr.y ** 2 / h
@@ -113,11 +122,13 @@ def _log_linear(df: pd.DataFrame, inp: dict[str, Any], kind: str, log_cols: list
     head = {"kind": "logvar", "scale": 1.0, "shift": smear + math.log(h)}
     names = []
     for t in transforms:
-        names += [f"log({t['column']})"] if t["op"] == "log" else [f"{t['column']}=={lv:g}" for lv in t["levels"]]
+        names += ([f"log({t['column']})"] if t["op"] == "log" else [t["column"]] if t["op"] == "identity"
+                  else [f"{t['column']}=={lv:g}" for lv in t["levels"]])
     fitted = {"intercept": b0, "coef": dict(zip(names, coef.tolist())), "residualStd": float(resid.std()),
               "smearingBias": smear, "response": f"log(max({target}^2 / {h}, {yfloor:.3g}))",
               "responseFloor": yfloor}
-    params = {"logColumns": log_cols, "dummyColumns": dummy_cols}
+    params = {"logColumns": log_cols, "dummyColumns": dummy_cols, **({"linearColumns": lin_cols} if lin_cols else {})}
+    fitted.update(extra_fitted or {})
     return _linear(df, inp, transforms, coef, b0, head, params, fitted, {}, f"{kind} {target}", len(tr.idx), te)
 
 
@@ -133,7 +144,19 @@ HAR_X_DUMMIES = ["hour", "weekday"]
 
 def har_x(df: pd.DataFrame, inp: dict[str, Any], beat: Beat) -> Fitted:
     p = inp["model"].get("params", {})
-    return _log_linear(df, inp, "har_x", HAR_X_LOGS, HAR_X_DUMMIES if p.get("dummies", True) else [])
+    dummies = HAR_X_DUMMIES if p.get("dummies", True) else []
+    # Optional exogenous inputs (the implied-volatility features: extraLogColumns ["iv_var_1"], a
+    # variance, enters as a log like the HAR terms; extraColumns ["dvol_chg_24"], a log change, as is).
+    # Only those the plan kept for this fold (featureColumns: at most 1% NULL on its training rows) are
+    # used: a fold whose training rows mostly predate the index fits plain HAR-X, and says so.
+    offered = set(inp.get("featureColumns") or [])
+    want_log = list(p.get("extraLogColumns") or [])
+    want_lin = list(p.get("extraColumns") or [])
+    use_log = [c for c in want_log if c in offered]
+    use_lin = [c for c in want_lin if c in offered]
+    left_out = [c for c in want_log + want_lin if c not in offered]
+    extra = {"extraColumnsUsed": use_log + use_lin, "extraColumnsLeftOut": left_out} if want_log or want_lin else {}
+    return _log_linear(df, inp, "har_x", HAR_X_LOGS + use_log, dummies, use_lin, extra)
 
 
 def _window(decay: float, tol: float, max_window: int) -> int:

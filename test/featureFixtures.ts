@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binanceHourlyCsv, csvToMonthlyParquet, type CsvSlice } from '../lib/candles/csv';
+import { binanceHourlyCsv, csvToMonthlyParquet, dvolCsv, indexCsvToMonthlyParquet, type CsvSlice } from '../lib/candles/csv';
 import { queryRows, sqlString, withDuck } from '../lib/platform/duckdb';
 import type { Series } from '../lib/platform/layout';
 import type { SeriesInput } from '../lib/features/build';
@@ -51,4 +51,15 @@ export const ABS_FLOOR = 1e-12;
 export function close(a: number | null, b: number | null): boolean {
   if (a === null || b === null) return a === b;
   return Math.abs(a - b) <= Math.max(REL_TOL * Math.max(Math.abs(a), Math.abs(b)), ABS_FLOOR);
+}
+
+/** A DVOL file of ../shared/data as monthly index Parquet files (lib/candles/csv.ts), open times in [from, to). */
+export async function indexFiles(dir: string, currency: string, timeframe: string, slice: { from?: string | number; to?: string | number } = {}): Promise<string[]> {
+  return withDuck((db) => indexCsvToMonthlyParquet(db, dvolCsv(currency, timeframe), dir, slice));
+}
+
+/** The DVOL rows of a file: open time and close. */
+export async function indexRows(currency: string, timeframe: string): Promise<{ ts: number; close: number }[]> {
+  const rows = await withDuck((db) => queryRows<{ ts: bigint; close: number }>(db, `SELECT CAST(ts AS BIGINT) AS ts, CAST(close AS DOUBLE) AS close FROM read_csv(${sqlString(dvolCsv(currency, timeframe))}, header = true) ORDER BY ts`));
+  return rows.map((r) => ({ ts: Number(r.ts), close: r.close }));
 }

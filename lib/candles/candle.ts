@@ -10,13 +10,35 @@ export type { Candle, RejectReason, RejectedRow };
 export type RawCandle = { [K in keyof Candle]?: unknown };
 
 
-export interface ValidatedBatch {
+/**
+ * A row of an index series (kind 'index', e.g. Deribit's DVOL; docs/lake.md "Index series"): the
+ * index level, close always, open/high/low when the source gives them (all three or none), never a
+ * volume. Stored in the candle lake's Parquet schema with NULL where a field does not exist.
+ */
+export interface IndexRow {
+  ts: number;
+  open: number | null;
+  high: number | null;
+  low: number | null;
+  close: number;
+  volume: null;
+  quote_volume: null;
+  trades: null;
+}
+
+/** What a lake partition row is: a traded candle, or an index level. */
+export type LakeRow = Candle | IndexRow;
+
+/** What a series holds: OHLCV candles of a market, or the levels of an index (close-only is valid). */
+export type SeriesKind = 'candles' | 'index';
+
+export interface ValidatedBatch<R extends LakeRow = Candle> {
   /**
    * Valid rows, ts-sorted, unique ts. A ts that came more than once with identical values is kept
    * once; with different values no copy is kept (rejected as 'conflicting duplicate': source order
    * does not tell which one is right).
    */
-  rows: Candle[];
+  rows: R[];
   rejected: RejectedRow[];
   /** Open times that came more than once (as valid rows) in this batch, identical or not. */
   duplicates: number[];
@@ -95,6 +117,65 @@ export function validateCandles(raw: Iterable<RawCandle>, timeframe: string): Va
   for (const [ts, { candles, raw: copies }] of byTs) {
     if (candles.every((c) => sameCandle(c, candles[0]!))) rows.push(candles[0]!);
     else rejected.push({ ts, reason: 'conflicting duplicate', raw: JSON.stringify(copies) });
+  }
+  rows.sort((a, b) => a.ts - b.ts);
+  const sortNum = (s: Set<number>) => [...s].sort((a, b) => a - b);
+  return { rows, rejected, duplicates: sortNum(duplicates), outOfOrder: sortNum(outOfOrder) };
+}
+
+/** Reason an index row breaks the contract (close > 0 on the grid; open/high/low all or none, consistent), or null. */
+export function checkIndexRow(r: IndexRow, barMs: number): RejectReason | null {
+  const ohl = [r.open, r.high, r.low];
+  if (!Number.isFinite(r.ts) || !Number.isFinite(r.close)) return 'not a number';
+  // Some of open/high/low but not all: the row is not a candle and not a close-only level.
+  if (ohl.some((x) => x === null) && ohl.some((x) => x !== null)) return 'not a number';
+  if (ohl.some((x) => x !== null && !Number.isFinite(x))) return 'not a number';
+  if (!Number.isInteger(r.ts) || r.ts % barMs !== 0) return 'ts off the timeframe grid';
+  if (r.close <= 0 || ohl.some((x) => x !== null && x <= 0)) return 'price <= 0';
+  if (r.open !== null && r.high !== null && r.low !== null) {
+    if (r.low > Math.min(r.open, r.close)) return 'low > min(open, close)';
+    if (r.high < Math.max(r.open, r.close)) return 'high < max(open, close)';
+  }
+  return null;
+}
+
+const sameIndexRow = (a: IndexRow, b: IndexRow) => a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close;
+
+/**
+ * validateCandles for an index series: the same duplicate, conflict and order rules; a volume is
+ * never read (an index has none). A source without open/high/low (the shared hourly DVOL file)
+ * gives close-only rows.
+ */
+export function validateIndexRows(raw: Iterable<RawCandle>, timeframe: string): ValidatedBatch<IndexRow> {
+  const barMs = barMsOf(timeframe);
+  const byTs = new Map<number, { rows: IndexRow[]; raw: RawCandle[] }>();
+  const rejected: RejectedRow[] = [];
+  const duplicates = new Set<number>();
+  const outOfOrder = new Set<number>();
+  let maxSeen = -Infinity;
+  for (const r of raw) {
+    const o = optionalNum(r.open), h = optionalNum(r.high), l = optionalNum(r.low);
+    const row: IndexRow = { ts: num(r.ts), open: o, high: h, low: l, close: num(r.close), volume: null, quote_volume: null, trades: null };
+    const reason = checkIndexRow(row, barMs);
+    if (reason) {
+      rejected.push({ ts: Number.isFinite(row.ts) ? row.ts : null, reason, raw: JSON.stringify(r) });
+      continue;
+    }
+    const seen = byTs.get(row.ts);
+    if (seen) {
+      duplicates.add(row.ts);
+      seen.rows.push(row);
+      seen.raw.push(r);
+    } else {
+      if (row.ts < maxSeen) outOfOrder.add(row.ts);
+      byTs.set(row.ts, { rows: [row], raw: [r] });
+    }
+    maxSeen = Math.max(maxSeen, row.ts);
+  }
+  const rows: IndexRow[] = [];
+  for (const [ts, { rows: copies, raw: raws }] of byTs) {
+    if (copies.every((c) => sameIndexRow(c, copies[0]!))) rows.push(copies[0]!);
+    else rejected.push({ ts, reason: 'conflicting duplicate', raw: JSON.stringify(raws) });
   }
   rows.sort((a, b) => a.ts - b.ts);
   const sortNum = (s: Set<number>) => [...s].sort((a, b) => a - b);

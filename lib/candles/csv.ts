@@ -46,3 +46,31 @@ export async function csvToMonthlyParquet(db: Duck, csv: string, outDir: string,
   await db.run('DROP TABLE csv_slice');
   return out;
 }
+
+/** ../shared/data/dvol/DERIBIT_{CUR}_DVOL_{tf}.csv.gz (Deribit's DVOL index). */
+export function dvolCsv(currency: string, timeframe: string): string {
+  return join(sharedData, 'dvol', `DERIBIT_${currency}_DVOL_${timeframe}.csv.gz`);
+}
+
+/**
+ * A DVOL file as monthly index Parquet files of the lake's schema (close always; open/high/low NULL
+ * where the file has none, volume NULL): open times in [from, to). Returns them in month order.
+ */
+export async function indexCsvToMonthlyParquet(db: Duck, csv: string, outDir: string, slice: CsvSlice = {}): Promise<string[]> {
+  await mkdir(outDir, { recursive: true });
+  const cols = (await queryRows<{ column_name: string }>(db, `SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv(${sqlString(csv)}, header = true))`)).map((c) => c.column_name);
+  const opt = (c: string) => (cols.includes(c) ? `CAST(${c} AS DOUBLE)` : 'NULL::DOUBLE');
+  const where = [slice.from !== undefined ? `ts >= ${ms(slice.from)}` : 'true', slice.to !== undefined ? `ts < ${ms(slice.to)}` : 'true'].join(' AND ');
+  await db.run(`CREATE OR REPLACE TEMP TABLE index_slice AS SELECT CAST(ts AS BIGINT) AS ts, ${opt('open')} AS open, ${opt('high')} AS high, ${opt('low')} AS low, CAST(close AS DOUBLE) AS close,
+    NULL::DOUBLE AS volume, NULL::DOUBLE AS quote_volume, NULL::BIGINT AS trades, strftime(epoch_ms(CAST(ts AS BIGINT)), '%Y-%m') AS month
+    FROM read_csv(${sqlString(csv)}, header = true) WHERE ${where}`);
+  const months = await queryRows<{ month: string }>(db, 'SELECT DISTINCT month FROM index_slice ORDER BY month');
+  const out: string[] = [];
+  for (const { month } of months) {
+    const path = join(outDir, `${month}.parquet`);
+    await db.run(`COPY (SELECT * EXCLUDE (month) FROM index_slice WHERE month = ${sqlString(month)} ORDER BY ts) TO ${sqlString(path)} (FORMAT parquet)`);
+    out.push(path);
+  }
+  await db.run('DROP TABLE index_slice');
+  return out;
+}

@@ -43,8 +43,13 @@ export function getExchange(s: ExchangeSettings): Exchange {
   if (s.urlOverride) {
     const base = s.urlOverride.replace(/\/+$/, '');
     const api = ex.urls['api'] as Record<string, string>;
-    api['public'] = `${base}/api/v3`;
-    api['v1'] = `${base}/api/v1`;
+    if ('rest' in api) {
+      // Deribit (DVOL): one REST root; ccxt appends /api/v2/public/<method>.
+      api['rest'] = base;
+    } else {
+      api['public'] = `${base}/api/v3`;
+      api['v1'] = `${base}/api/v1`;
+    }
   }
   instances.set(key, ex);
   return ex;

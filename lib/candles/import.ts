@@ -14,13 +14,14 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { unzipSync } from 'fflate';
-import { validateCandles, type RawCandle } from './candle';
+import { validateCandles, validateIndexRows, type RawCandle } from './candle';
+import { indexSeriesFromFileName, isIndexSeries, parseIndexText } from './indexSeries';
 import { mergeIntoLake, type MergeResult } from './lake';
 import { CandleInputError } from '../platform/errors';
 import type { Series } from '../platform/layout';
 import type { ArtifactStore } from '../platform/store';
 
-export type CandleFileFormat = 'binance-archive' | 'normalized-csv';
+export type CandleFileFormat = 'binance-archive' | 'normalized-csv' | 'index-csv';
 
 /** Open times above this are µs (1e14 ms is the year 5138; 1e14 µs is 1973). */
 const MICROS_THRESHOLD = 1e14;
@@ -139,14 +140,18 @@ export interface ImportOptions {
  * prices are implausible for the stored series.
  */
 export async function importCandleFile(store: ArtifactStore, path: string, series?: Series, opts: ImportOptions = {}): Promise<ImportResult> {
-  const s = series ?? seriesFromFileName(path);
-  if (!s) throw new CandleInputError(`cannot tell the series from the file name ${basename(path)}; name it like BTCUSDT-1h-2024-01.zip or pass the symbol`);
-  const { format, rows } = parseCandleText(await readCandleText(path), path);
-  const batch = validateCandles(rows, s.timeframe);
+  const s = series ?? indexSeriesFromFileName(basename(path)) ?? seriesFromFileName(path);
+  if (!s) throw new CandleInputError(`cannot tell the series from the file name ${basename(path)}; name it like BTCUSDT-1h-2024-01.zip or DERIBIT_BTC_DVOL_1h.csv.gz, or pass the symbol`);
+  const text = await readCandleText(path);
+  // An index (DVOL): ts,close or ts,open,high,low,close, no volume; stored as a series of kind index.
+  const index = isIndexSeries(s);
+  const { format, rows } = index ? { format: 'index-csv' as const, rows: parseIndexText(text, path) } : parseCandleText(text, path);
+  const batch = index ? validateIndexRows(rows, s.timeframe) : validateCandles(rows, s.timeframe);
   const merge = await mergeIntoLake(store, s, batch, {
-    source: format === 'binance-archive' ? `archive:${s.exchange}` : 'csv:normalized',
+    source: format === 'binance-archive' ? `archive:${s.exchange}` : format === 'index-csv' ? 'csv:index' : 'csv:normalized',
     differing: opts.replace ? 'replace' : 'keep',
     plausibility: { what: path },
+    kind: index ? 'index' : 'candles',
   });
   const rejected: Record<string, number> = {};
   for (const r of batch.rejected) rejected[r.reason] = (rejected[r.reason] ?? 0) + 1;

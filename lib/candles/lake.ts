@@ -23,7 +23,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { barMsOf } from '../../contracts/domain';
-import { monthBounds, monthOf, type Candle, type RejectReason, type ValidatedBatch } from './candle';
+import { monthBounds, monthOf, type Candle, type LakeRow, type RejectReason, type SeriesKind, type ValidatedBatch } from './candle';
 import { queryRows, sqlString, withDuck, type Duck } from '../platform/duckdb';
 import { CandleInputError, CorruptDocumentError } from '../platform/errors';
 import { layout, type Series } from '../platform/layout';
@@ -48,6 +48,11 @@ export interface CandleManifest {
   exchange: string;
   symbol: string;
   timeframe: string;
+  /**
+   * 'index' for an index series (close-only rows valid, no volume; docs/lake.md "Index series").
+   * Absent on candle series, so their manifests keep the bytes they had.
+   */
+  kind?: SeriesKind;
   /** Open time of the last stored candle: ingest resumes at watermark + 1 bar. */
   watermark: number | null;
   first: number | null;
@@ -149,16 +154,18 @@ export async function partitionFiles(store: ArtifactStore, manifest: CandleManif
 
 const COLUMNS = 'ts BIGINT, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, quote_volume DOUBLE, trades BIGINT';
 
-async function loadIncoming(db: Duck, rows: Candle[]): Promise<void> {
+async function loadIncoming(db: Duck, rows: LakeRow[]): Promise<void> {
   await db.run(`CREATE TABLE incoming (${COLUMNS})`);
   const app = await db.createAppender('incoming');
+  // An index row lacks fields a candle has (volume; open/high/low when close-only): NULL there.
+  const dbl = (v: number | null) => (v === null ? app.appendNull() : app.appendDouble(v));
   for (const r of rows) {
     app.appendBigInt(BigInt(r.ts));
-    app.appendDouble(r.open);
-    app.appendDouble(r.high);
-    app.appendDouble(r.low);
+    dbl(r.open);
+    dbl(r.high);
+    dbl(r.low);
     app.appendDouble(r.close);
-    app.appendDouble(r.volume);
+    dbl(r.volume);
     if (r.quote_volume === null) app.appendNull();
     else app.appendDouble(r.quote_volume);
     if (r.trades === null) app.appendNull();
@@ -236,10 +243,13 @@ export interface MergeOptions {
    * of its close to the stored close on overlapping bars is outside PLAUSIBLE_CLOSE_RATIO.
    */
   plausibility?: { what: string };
+  /** What the series holds (default 'candles'); a batch of another kind than the stored series is refused. */
+  kind?: SeriesKind;
 }
 
 /** Stored optional fields a source lacks are kept, not a difference; anything else that differs is. */
-const DIFFERS = `(n.open <> o.open OR n.high <> o.high OR n.low <> o.low OR n.close <> o.close OR n.volume <> o.volume
+// IS DISTINCT FROM: an index row's NULL open/high/low/volume compares as a value (NULL <> NULL would hide a change).
+const DIFFERS = `(n.open IS DISTINCT FROM o.open OR n.high IS DISTINCT FROM o.high OR n.low IS DISTINCT FROM o.low OR n.close <> o.close OR n.volume IS DISTINCT FROM o.volume
   OR (n.quote_volume IS NOT NULL AND o.quote_volume IS NOT NULL AND n.quote_volume <> o.quote_volume)
   OR (n.trades IS NOT NULL AND o.trades IS NOT NULL AND n.trades <> o.trades))`;
 
@@ -249,7 +259,7 @@ const DIFFERS = `(n.open <> o.open OR n.high <> o.high OR n.low <> o.low OR n.cl
  * conditional on the version this merge started from; on a conflict the merge is redone on top of
  * the newer manifest. An empty batch (no row, nothing rejected, no fetched range) writes nothing.
  */
-export async function mergeIntoLake(store: ArtifactStore, series: Series, batch: ValidatedBatch, opts: MergeOptions): Promise<MergeResult> {
+export async function mergeIntoLake(store: ArtifactStore, series: Series, batch: ValidatedBatch<LakeRow>, opts: MergeOptions): Promise<MergeResult> {
   const barMs = barMsOf(series.timeframe);
   const fetched = opts.fetched && opts.fetched.to >= opts.fetched.from ? opts.fetched : undefined;
   if (batch.rows.length === 0 && batch.rejected.length === 0 && !fetched) {
@@ -267,6 +277,10 @@ export async function mergeIntoLake(store: ArtifactStore, series: Series, batch:
   try {
     const up = await store.updateObject(layout.candlesManifest(series), async (current) => {
       const before = current ? parseManifest(current.data, series) : emptyManifest(series);
+      const kind = opts.kind ?? 'candles';
+      if (current && (before.kind ?? 'candles') !== kind) {
+        throw new CandleInputError(`${series.exchange} ${series.symbol} ${series.timeframe} holds ${before.kind ?? 'candles'}, not ${kind}: nothing was written (an index goes in a series of its own, e.g. deribit BTC/DVOL)`);
+      }
       const partitions: Record<string, PartitionRef> = { ...before.partitions };
       const partitionsWritten: string[] = [];
       const changed: number[] = [];
@@ -354,6 +368,7 @@ export async function mergeIntoLake(store: ArtifactStore, series: Series, batch:
       const manifest: CandleManifest = {
         ...before,
         version: 2,
+        ...(kind === 'index' ? { kind } : {}),
         watermark: stats.last,
         first: stats.first,
         rows: stats.rows,

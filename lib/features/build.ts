@@ -21,6 +21,7 @@ import { queryRows, sqlString, withDuck, type Duck } from '../platform/duckdb';
 import { symbolSegment, type Series } from '../platform/layout';
 import { definitionsText, LM_WINDOW, MAX_LOOKBACK, OUTPUT_DEFINITIONS, TARGET_HORIZON } from './definitions';
 import { featuresQuery } from './sql';
+import { impliedMarks, loadImplied, withImpliedSql, type ImpliedInput } from './implied';
 import { barMsOf } from '../../contracts/domain';
 import { FeatureInputError } from '../platform/errors';
 
@@ -50,6 +51,8 @@ export interface PreviousFeatures {
   files: Record<string, string>;
   /** series key -> last candle ts (ms) the previous set was built on */
   watermark: Record<string, number>;
+  /** series key -> last index open time (ms) its implied columns were built on; absent: built without an index. */
+  impliedWatermark?: Record<string, number>;
 }
 
 export interface BuildOptions {
@@ -57,6 +60,8 @@ export interface BuildOptions {
   previous?: PreviousFeatures;
   threads?: number;
   memoryLimit?: string;
+  /** The implied-volatility index of some series (lib/features/implied.ts); the others get NULL there. */
+  implied?: ImpliedInput[];
 }
 
 export interface SeriesOutput {
@@ -75,6 +80,8 @@ export interface BuildResult {
   rows: number;
   /** series key -> last candle ts (ms) */
   watermark: Record<string, number>;
+  /** series key -> last open time of its implied-volatility index (only series with one). */
+  impliedWatermark: Record<string, number>;
   /** How the build ran: full, or incremental with the rows recomputed. */
   mode: { kind: 'full'; reason?: string } | { kind: 'incremental'; cutoff: number; recomputed: number; copied: number };
 }
@@ -115,8 +122,11 @@ export function candlesRelation(inputs: { series: Series; files: string[] }[], e
     .join('\nUNION ALL\n');
 }
 
-async function loadCandles(db: Duck, inputs: SeriesInput[]): Promise<void> {
-  await db.run(`CREATE TABLE candles_all AS ${candlesRelation(inputs)}`);
+async function loadCandles(db: Duck, inputs: SeriesInput[], implied: ImpliedInput[], barMs: number): Promise<void> {
+  const keys = new Set(inputs.map((i) => seriesKey(i.series)));
+  for (const i of implied) if (!keys.has(seriesKey(i.series))) throw new FeatureInputError(`implied volatility for ${seriesKey(i.series)}, which is not a series of the build`);
+  await loadImplied(db, implied, seriesKey);
+  await db.run(`CREATE TABLE candles_all AS ${withImpliedSql(candlesRelation(inputs), barMs)}`);
   // The lake promises unique, sorted ts; a duplicate would silently double-count in every window.
   const dup = await queryRows<{ series: string; ts: bigint }>(db, 'SELECT series, ts FROM candles_all GROUP BY ALL HAVING count(*) > 1 LIMIT 1');
   if (dup.length) throw new FeatureInputError(`duplicate candle ts ${dup[0]!.ts} in ${dup[0]!.series}`);
@@ -134,16 +144,21 @@ export async function buildFeatureFiles(inputs: SeriesInput[], opts: BuildOption
   const threads = opts.threads ?? 2;
   return withDuck(
     async (db, { connect }) => {
-      await loadCandles(db, inputs);
+      const implied = opts.implied ?? [];
+      await loadCandles(db, inputs, implied, barMs);
       const stats = await queryRows<{ series: string; rows: bigint; first: bigint; last: bigint }>(
         db,
         'SELECT series, count(*) AS rows, min(ts) AS first, max(ts) AS last FROM candles_all GROUP BY series',
       );
       const marks: Record<string, { watermark: number; rows: number }> = {};
       for (const s of stats) marks[s.series] = { watermark: Number(s.last), rows: Number(s.rows) };
+      // The index a series reads decides its rows too: which index, its watermark and rows.
+      const iv = await impliedMarks(db, implied, seriesKey);
+      for (const [key, m] of Object.entries(iv)) marks[`${key}<-implied:${m.index}`] = { watermark: m.watermark, rows: m.rows };
       const featureSetId = featureSetIdOf(barMs, marks);
+      const impliedWatermark = Object.fromEntries(Object.entries(iv).map(([k, m]) => [k, m.watermark]));
 
-      const plan = await planIncremental(db, keys, barMs, opts.previous);
+      const plan = await planIncremental(db, keys, barMs, opts.previous, iv);
       const query = featuresQuery({ barMs, lmWindow: LM_WINDOW, horizon: TARGET_HORIZON, ...(plan.kind === 'incremental' ? { where: `ts > ${plan.cutoff}` } : {}) });
       if (plan.kind === 'incremental') {
         await db.run(`CREATE TABLE candles AS
@@ -195,6 +210,7 @@ export async function buildFeatureFiles(inputs: SeriesInput[], opts: BuildOption
         series: outputs,
         rows: outputs.reduce((a, o) => a + o.rows, 0),
         watermark: Object.fromEntries(outputs.map((o) => [o.key, o.watermark])),
+        impliedWatermark,
         mode: plan.kind === 'incremental' ? { kind: 'incremental', cutoff: plan.cutoff, recomputed, copied } : plan,
       };
     },
@@ -205,7 +221,7 @@ export async function buildFeatureFiles(inputs: SeriesInput[], opts: BuildOption
 type Plan = { kind: 'full'; reason?: string } | { kind: 'incremental'; cutoff: number };
 
 /** Decides whether the previous feature set can be extended, and from which ts. */
-async function planIncremental(db: Duck, keys: string[], barMs: number, prev?: PreviousFeatures): Promise<Plan> {
+async function planIncremental(db: Duck, keys: string[], barMs: number, prev: PreviousFeatures | undefined, implied: Awaited<ReturnType<typeof impliedMarks>>): Promise<Plan> {
   if (!prev) return { kind: 'full' };
   if (prev.definitionsSha !== undefined && prev.definitionsSha !== definitionsSha()) return { kind: 'full', reason: 'the feature definitions changed' };
   const prevKeys = Object.keys(prev.files).sort();
@@ -219,6 +235,12 @@ async function planIncremental(db: Duck, keys: string[], barMs: number, prev?: P
   }
   const cols = await queryRows<{ column_name: string }>(db, `SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(${sqlString(Object.values(prev.files)[0]!)}))`);
   if (JSON.stringify(cols.map((c) => c.column_name)) !== JSON.stringify(OUTPUT_COLUMNS)) return { kind: 'full', reason: 'the previous feature set has other columns' };
-  const cutoff = Math.min(...keys.map((k) => prev.watermark[k]!)) - TARGET_HORIZON * barMs;
+  let cutoff = Math.min(...keys.map((k) => prev.watermark[k]!)) - TARGET_HORIZON * barMs;
+  // The implied columns of a row at ts read index candles closed by ts + bar: rows up to the previous
+  // index watermark's close − bar saw every candle they can see (the index is append-only like the
+  // lake); later rows may read candles appended since, so they are recomputed.
+  const prevIv = prev.impliedWatermark ?? {};
+  if (JSON.stringify(Object.keys(prevIv).sort()) !== JSON.stringify(Object.keys(implied).sort())) return { kind: 'full', reason: 'the series with an implied-volatility index differ from the previous feature set' };
+  for (const [key, m] of Object.entries(implied)) cutoff = Math.min(cutoff, prevIv[key]! + m.barMs - 2 * barMs);
   return { kind: 'incremental', cutoff };
 }

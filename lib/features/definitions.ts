@@ -41,6 +41,7 @@
  */
 import { horizonBarsOf, TARGET_NAMES } from '../../contracts/domain';
 import * as R from './reference';
+import { IMPLIED_COLUMNS, IMPLIED_DAYS_PER_YEAR, IMPLIED_MAX_AGE_BARS } from './implied';
 import type { Ref, RefContext } from './reference';
 
 /** Bump when a definition's meaning changes in a way the text below would not show. */
@@ -70,6 +71,12 @@ export interface Definition {
   /** Bars of history (ts included) the value depends on, nested windows added up; targets: 1. */
   lookback: number;
   reference?: Ref;
+  /**
+   * 'implied': reads the implied-volatility index joined to the candles (lib/features/implied.ts),
+   * NULL for series without one; its reference is test/data/features.implied.test.ts's (plain loops
+   * over the index rows), not a `reference` hook over candles.
+   */
+  source?: 'implied';
 }
 
 // Lee–Mykland (2008) critical values for n = LM_WINDOW: a jump when (|L| − C_n)/S_n > β*.
@@ -196,6 +203,22 @@ export const DEFINITIONS: Definition[] = [
     name: 'oc_range', kind: 'feature', type: 'DOUBLE', stage: 'bar', description: 'open–close move of the candle (log, signed)', formula: 'ln(C/O)',
     sql: 'ln(close / open)', lookback: 1, reference: (ctx, i) => R.openClose(S(ctx), i),
   },
+  // ---- implied volatility (lib/features/implied.ts): the index's point-in-time level, NULL without an index ----
+  {
+    name: 'dvol', kind: 'feature', type: 'DOUBLE', stage: 'bar', source: 'implied',
+    description: "implied volatility index known at ts (Deribit DVOL: 30-day implied volatility, annualized, percent): the close of the latest index candle closed by ts + bar; NULL without an index, before it starts, or when its last close is older than 2 index bars",
+    formula: 'DVOL close, latest with close time ≤ ts + bar', sql: 'implied', lookback: 1,
+  },
+  {
+    name: 'iv_var_1', kind: 'feature', type: 'DOUBLE', stage: 'bar', source: 'implied',
+    description: 'implied variance per bar: the DVOL level as a per-bar variance (the units of gk_var_1 and rv_d), 365-day annualization',
+    formula: `(dvol/100)² · bar / ${IMPLIED_DAYS_PER_YEAR} days`, sql: `pow(implied / 100, 2) * {bar} / ${IMPLIED_DAYS_PER_YEAR * 86_400_000}`, lookback: 1,
+  },
+  ...([24, 168] as const).map((k): Definition => ({
+    name: `dvol_chg_${k}`, kind: 'feature', type: 'DOUBLE', stage: 'bar', source: 'implied',
+    description: `log change of the implied volatility index over ${k} bars: the level known at ts over the level known at ts − ${k} bars`,
+    formula: `ln(dvol_t / dvol_{t−${k}·bar})`, sql: `ln(implied / implied_${k})`, lookback: 1,
+  })),
   { name: 'tpv', kind: 'helper', type: 'DOUBLE', stage: 'bar', description: 'typical price × volume', formula: '(H+L+C)/3 · V', sql: '(high + low + close) / 3 * volume', lookback: 1 },
 
   // ---------------- stage bar2 ----------------
@@ -452,6 +475,11 @@ export const DEFINITIONS: Definition[] = [
     reference: (ctx, i) => { const m = mktGkVol24(ctx, i); const v = gkVolN(ctx, i, 24); return m === null || v === null ? null : v - m; },
   },
   {
+    name: 'iv_rv_spread_24', kind: 'feature', type: 'DOUBLE', stage: 'post', source: 'implied',
+    description: 'implied–realized spread: log of the implied per-bar variance over the realized per-bar variance of the last 24 bars (a variance-risk-premium proxy; > 0 when options price more volatility than the last day realized)',
+    formula: 'ln(iv_var_1 / rv_d)', sql: 'ln(iv_var_1 / rv_d)', lookback: 24,
+  },
+  {
     name: 'target_vol_up_24h', kind: 'target', type: 'INTEGER', stage: 'post',
     description: 'whether volatility rises: 1 if the next-24-bar realized volatility exceeds the last-24-bar one (rv_24), else 0; NULL if either window is incomplete',
     formula: '1[target_rv_24h > rv_24], NULL unless n_bars_24 = 24 and target_rv_24h is known', sql: 'CASE WHEN target_rv_24h IS NULL OR n_bars_24 < 24 OR rv_24 IS NULL THEN NULL WHEN target_rv_24h > rv_24 THEN 1 ELSE 0 END', lookback: 24,
@@ -468,6 +496,8 @@ export const STAGES: Stage[] = ['bar', 'bar2', 'bar3', 'window', 'post'];
 export const OUTPUT_DEFINITIONS = [...DEFINITIONS.filter((d) => d.kind === 'feature'), ...DEFINITIONS.filter((d) => d.kind === 'target')];
 export const FEATURE_COLUMNS = DEFINITIONS.filter((d) => d.kind === 'feature').map((d) => d.name);
 export const TARGET_COLUMNS = DEFINITIONS.filter((d) => d.kind === 'target').map((d) => d.name);
+/** The features that read the implied-volatility index (NULL for series without one). */
+export const IMPLIED_FEATURES = DEFINITIONS.filter((d) => d.source === 'implied').map((d) => d.name);
 /** The longest history any feature reads (bars, ts included). */
 export const MAX_LOOKBACK = Math.max(...DEFINITIONS.map((d) => d.lookback));
 
@@ -476,6 +506,7 @@ export function definitionsText(): string {
   return JSON.stringify({
     version: FEATURES_VERSION,
     benchmark: BENCHMARK_SYMBOL,
+    implied: { columns: IMPLIED_COLUMNS, maxAgeBars: IMPLIED_MAX_AGE_BARS },
     definitions: DEFINITIONS.map(({ name, kind, type, stage, formula, sql, lookback }) => ({ name, kind, type, stage, formula, sql, lookback })),
   });
 }

@@ -12,6 +12,7 @@
  */
 import { BENCHMARK_SYMBOL, DEFINITIONS, OUTPUT_DEFINITIONS, STAGES, type Definition } from './definitions';
 import { sqlString } from '../platform/duckdb';
+import { IMPLIED_COLUMNS } from './implied';
 
 const N_WINDOWS = [6, 9, 12, 14, 20, 24, 26, 168, 720];
 const HOUR_MS = 3_600_000;
@@ -19,7 +20,8 @@ const HOUR_MS = 3_600_000;
 const FIXED_SCALE = '18446744073709551616.0';
 /** w_hour7d: the same UTC hour on the 7 days ending at ts = a 6-day (144 h) time range. */
 const HOUR7D_MS = 144 * HOUR_MS;
-export const CANDLE_COLUMNS = ['series', 'exchange', 'symbol', 'ts', 'open', 'high', 'low', 'close', 'volume'];
+/** The columns of the `candles` relation: the candles, then the implied-volatility index read point in time (implied.ts). */
+export const CANDLE_COLUMNS = ['series', 'exchange', 'symbol', 'ts', 'open', 'high', 'low', 'close', 'volume', ...IMPLIED_COLUMNS];
 /** Columns joined from another series rather than computed by an expression: name -> the benchmark's column. */
 export const JOINED_COLUMNS = { btc_ret_1: 'ret_1' } as const;
 

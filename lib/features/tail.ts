@@ -25,6 +25,10 @@ import type { ArtifactStore } from '../platform/store';
 import { ALIGN, candlesRelation, definitionsSha, OUTPUT_COLUMNS, seriesKey } from './build';
 import { DEFINITIONS, LM_WINDOW, TARGET_COLUMNS, TARGET_HORIZON, type Definition } from './definitions';
 import { CANDLE_COLUMNS, featuresQuery, JOINED_COLUMNS, windowReachMs, windowsOf } from './sql';
+import { IMPLIED_LAGS, IMPLIED_MAX_AGE_BARS, loadImplied, withImpliedSql, type ImpliedInput } from './implied';
+
+/** Index history (in feature bars) the implied columns read before the oldest row: the longest lag. */
+export const IMPLIED_REACH_BARS = Math.max(...IMPLIED_LAGS);
 
 export interface Reach {
   /** Time before ts the windows reach, nested windows added up (ms). */
@@ -106,8 +110,11 @@ export interface TailSeriesRows {
 
 export type TailResult = { kind: 'rows'; series: TailSeriesRows[] } | { kind: 'more'; series: string[] };
 
-async function loadTail(db: Duck, inputs: TailSeriesInput[]): Promise<void> {
-  const candles = candlesRelation(inputs, (i) => `, ${inputs[i]!.rowsBefore} AS _before`);
+async function loadTail(db: Duck, inputs: TailSeriesInput[], barMs: number, implied: ImpliedInput[] = []): Promise<void> {
+  // The implied columns are read point in time from the index files given (they must reach back
+  // IMPLIED_REACH_BARS before the oldest row; tailFromLake picks the months).
+  await loadImplied(db, implied, seriesKey);
+  const candles = withImpliedSql(candlesRelation(inputs, (i) => `, ${inputs[i]!.rowsBefore} AS _before`), barMs);
   await db.run(`CREATE TABLE tail_all AS SELECT *, _before + row_number() OVER (PARTITION BY series ORDER BY ts) AS _rn FROM (${candles})`);
   const dup = await queryRows<{ series: string; ts: bigint }>(db, 'SELECT series, ts FROM tail_all GROUP BY series, ts HAVING count(*) > 1 LIMIT 1');
   if (dup.length) throw new FeatureInputError(`duplicate candle ts ${dup[0]!.ts} in ${dup[0]!.series}`);
@@ -117,7 +124,7 @@ async function loadTail(db: Duck, inputs: TailSeriesInput[]): Promise<void> {
  * The newest `rows` feature rows of every series, from local candle files; `more` names the series
  * whose files start too late for the rows asked (read an earlier month and call again).
  */
-export async function tailFeatureRows(inputs: TailSeriesInput[], opts: { rows: number; threads?: number }): Promise<TailResult> {
+export async function tailFeatureRows(inputs: TailSeriesInput[], opts: { rows: number; threads?: number; implied?: ImpliedInput[] }): Promise<TailResult> {
   if (!inputs.length) throw new FeatureInputError('no series to compute features for');
   if (!Number.isInteger(opts.rows) || opts.rows < 1) throw new FeatureInputError(`rows: a positive integer, got ${opts.rows}`);
   const tfs = new Set(inputs.map((i) => i.series.timeframe));
@@ -128,7 +135,7 @@ export async function tailFeatureRows(inputs: TailSeriesInput[], opts: { rows: n
   const reach = featureReach(barMs).all;
   return withDuck(
     async (db) => {
-      await loadTail(db, inputs);
+      await loadTail(db, inputs, barMs, opts.implied);
       // The oldest row any series needs: the rows-th newest of each, the earliest of those.
       const [oldest] = await queryRows<{ t: bigint | null }>(db, `SELECT min(t) AS t FROM (SELECT series, min(ts) AS t FROM (SELECT series, ts FROM tail_all QUALIFY row_number() OVER (PARTITION BY series ORDER BY ts DESC) <= ${opts.rows}) GROUP BY series)`);
       if (oldest?.t == null) throw new FeatureInputError(`no candles in the files of ${keys.join(', ')}`);
@@ -190,12 +197,24 @@ export interface MonthFile {
  */
 export async function tailFromMonths(
   inputs: { series: Series; newest: number; months: MonthFile[] }[],
-  opts: { rows: number },
+  opts: { rows: number; implied?: ImpliedMonths[] },
 ): Promise<{ series: TailSeriesRows[]; read: { series: Series; months: string[] }[] }> {
   if (!inputs.length) throw new FeatureInputError('no series to compute features for');
   const barMs = barMsOf(inputs[0]!.series.timeframe);
   const reach = featureReach(barMs).all;
   const guess = Math.min(...inputs.map((i) => i.newest)) - (opts.rows - 1 + reach.rows + ALIGN) * barMs - reach.ms;
+  // The index months: from before the earliest instant an output row's implied columns read (its
+  // longest lag, and a stale-check's worth of index bars before that) to the newest.
+  const implied: ImpliedInput[] = [];
+  const impliedRead: { series: Series; months: string[] }[] = [];
+  for (const iv of opts.implied ?? []) {
+    const t = barMsOf(iv.index.timeframe);
+    const from = guess - IMPLIED_REACH_BARS * barMs - (IMPLIED_MAX_AGE_BARS + 1) * t;
+    const months = iv.months.filter((m) => monthBounds(m.month).end > from).sort((a, b) => a.month.localeCompare(b.month));
+    if (!months.length) continue; // the index ended before the tail: its columns are NULL, as in a full build (stale)
+    implied.push({ series: iv.series, index: iv.index, files: await Promise.all(months.map((m) => m.file())) });
+    impliedRead.push({ series: iv.index, months: months.map((m) => m.month) });
+  }
   const plans = inputs.map((i) => {
     if (!i.months.length) throw new FeatureInputError(`no candles for ${seriesKey(i.series)}`);
     const months = [...i.months].sort((a, b) => a.month.localeCompare(b.month));
@@ -217,10 +236,17 @@ export async function tailFromMonths(
       if (rowsBefore(p) === null) p.first = 0;
       local.push({ series: p.i.series, files: await Promise.all(p.months.slice(p.first).map((m) => m.file())), rowsBefore: rowsBefore(p)! });
     }
-    const r = await tailFeatureRows(local, opts);
-    if (r.kind === 'rows') return { series: r.series, read: plans.map((p) => ({ series: p.i.series, months: p.months.slice(p.first).map((m) => m.month) })) };
+    const r = await tailFeatureRows(local, { rows: opts.rows, implied });
+    if (r.kind === 'rows') return { series: r.series, read: [...plans.map((p) => ({ series: p.i.series, months: p.months.slice(p.first).map((m) => m.month) })), ...impliedRead] };
     for (const p of plans) if (r.series.includes(seriesKey(p.i.series))) p.first = Math.max(0, p.first - 1);
   }
+}
+
+/** The monthly files of the implied-volatility index of a candle series (tailFromMonths). */
+export interface ImpliedMonths {
+  series: Series;
+  index: Series;
+  months: MonthFile[];
 }
 
 export interface LakeTail {
@@ -246,18 +272,27 @@ export async function readTailManifests(store: ArtifactStore, universe: Series[]
  * manifests, readTailManifests): only the last months that hold the tail are read (sha256-verified,
  * cached local copies of the partitions the manifests name).
  */
-export async function tailFromLake(store: ArtifactStore, manifests: LakeTail[], opts: { rows: number }): Promise<TailFromLake> {
-  const inputs = manifests.map(({ series, manifest }) => ({
-    series,
-    newest: manifest.watermark!,
-    months: Object.keys(manifest.partitions).sort().map((month): MonthFile => {
+export async function tailFromLake(store: ArtifactStore, manifests: LakeTail[], opts: { rows: number; implied?: { series: Series; index: Series }[] }): Promise<TailFromLake> {
+  const monthsOf = (manifest: CandleManifest) =>
+    Object.keys(manifest.partitions).sort().map((month): MonthFile => {
       const p = manifest.partitions[month]!;
       return { month, rows: typeof p.rows === 'number' ? p.rows : null, file: () => store.getFile({ bucket: store.bucket, key: p.key, sha256: p.sha256 }) };
-    }),
-  }));
-  const r = await tailFromMonths(inputs, opts);
+    });
+  const inputs = manifests.map(({ series, manifest }) => ({ series, newest: manifest.watermark!, months: monthsOf(manifest) }));
+  // The index series of the universe that has one (config features.implied); a missing index series is NULL columns, as in a build.
+  const universe = new Set(manifests.map((m) => seriesKey(m.series)));
+  const indexManifests: LakeTail[] = [];
+  const implied: ImpliedMonths[] = [];
+  for (const iv of opts.implied ?? []) {
+    if (!universe.has(seriesKey(iv.series))) continue;
+    const { manifest } = await readManifest(store, iv.index);
+    indexManifests.push({ series: iv.index, manifest });
+    implied.push({ ...iv, months: monthsOf(manifest) });
+  }
+  const r = await tailFromMonths(inputs, { rows: opts.rows, implied });
+  const all = [...manifests, ...indexManifests];
   const partitions = r.read.flatMap(({ series, months }) => {
-    const m = manifests.find((x) => seriesKey(x.series) === seriesKey(series))!.manifest;
+    const m = all.find((x) => seriesKey(x.series) === seriesKey(series))!.manifest;
     return months.map((month) => ({ key: m.partitions[month]!.key, sha256: m.partitions[month]!.sha256 }));
   });
   return { series: r.series, partitions: partitions.sort((a, b) => a.key.localeCompare(b.key)), definitionsSha: definitionsSha() };
@@ -273,7 +308,7 @@ export async function realizedTargets(files: string[], series: Series, target: s
   if (!files.length) return new Map();
   const barMs = barMsOf(series.timeframe);
   return withDuck(async (db) => {
-    await loadTail(db, [{ series, files, rowsBefore: 0 }]);
+    await loadTail(db, [{ series, files, rowsBefore: 0 }], barMs);
     await db.run('CREATE VIEW candles AS SELECT * EXCLUDE (_before, _rn) FROM tail_all');
     const rows = await queryRows<{ ts: bigint; v: number }>(db, `SELECT ts, ${target} AS v FROM (${featuresQuery({ barMs, lmWindow: LM_WINDOW, horizon: TARGET_HORIZON })}) WHERE ${target} IS NOT NULL ORDER BY ts`);
     return new Map(rows.map((r) => [Number(r.ts), Number(r.v)]));

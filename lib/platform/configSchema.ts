@@ -151,6 +151,17 @@ export const configSchema = z
       })
       .strict(),
     targets: z.array(z.enum(TRAINABLE_TARGETS)).min(1),
+    /**
+     * Feature inputs beyond a series' own candles. implied: per symbol, the implied-volatility index
+     * series of the lake its rows read point in time (lib/features/implied.ts); symbols without one
+     * get NULL implied features (the plan then leaves them out).
+     */
+    features: z
+      .object({
+        implied: z.record(symbol, z.object({ exchange: z.string().regex(/^[a-z0-9]+$/), symbol, timeframe }).strict()).default({}),
+      })
+      .strict()
+      .default({ implied: {} }),
     schedules: z.object({ score: schedule, train: schedule, housekeeping: schedule }).strict(),
     /** What housekeeping (volcast data cleanup, the daily schedule) keeps; docs/design.md Retention. */
     housekeeping: retention,

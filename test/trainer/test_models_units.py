@@ -116,3 +116,35 @@ def test_a_fit_request_reads_its_fit_input_from_the_plan_by_reference(tmp_path):
         resolve_fit_input(Store(), {"plan": ref, "index": 0, "name": "har_x", "fold": None})
     bare = {"modelId": "x", "model": {"name": "y"}}
     assert resolve_fit_input(Store(), bare) is bare
+
+
+def test_har_x_takes_the_implied_variance_only_where_the_plan_keeps_it():
+    """HAR-X-IV (params extraLogColumns/extraColumns): log(iv_var_1) and dvol_chg_24 join the HAR-X
+    regression when the fold's featureColumns hold them, exported to ONNX with parity; a fold whose
+    plan left them out (>1% NULL on its training rows) fits plain HAR-X, and the fit says so."""
+    import os
+
+    from feature_fixture import DATA
+    from models.fit import self_check
+
+    f = build_features(load_candles("BTCUSDT", "2021-04-01", "2021-08-01")).reset_index(drop=True)
+    dvol = pd.read_csv(os.path.join(DATA, "..", "dvol", "DERIBIT_BTC_DVOL_1h.csv.gz"))
+    f = f.merge(dvol.rename(columns={"close": "dvol"}), on="ts", how="left")
+    f["iv_var_1"] = (f["dvol"] / 100) ** 2 / (365 * 24)
+    f["dvol_chg_24"] = np.log(f["dvol"] / f["dvol"].shift(24))
+    t0 = ms("2021-05-01")
+    base = {"target": "target_rv_24h", "seed": 1, "train": {"startTs": t0, "endTs": t0 + 60 * DAY},
+            "test": {"startTs": t0 + 61 * DAY, "endTs": t0 + 75 * DAY}}
+    params = {"extraLogColumns": ["iv_var_1"], "extraColumns": ["dvol_chg_24"]}
+    iv = baselines.har_x(f, {**base, "model": {"name": "har_x_iv", "kind": "har_x", "params": params},
+                             "featureColumns": ["rv_d", "iv_var_1", "dvol_chg_24"]}, lambda _: None)
+    assert iv.input["columns"][-4:-2] == ["iv_var_1", "dvol_chg_24"]
+    assert iv.fitted["extraColumnsUsed"] == ["iv_var_1", "dvol_chg_24"] and iv.fitted["extraColumnsLeftOut"] == []
+    assert "log(iv_var_1)" in iv.fitted["coef"] and "dvol_chg_24" in iv.fitted["coef"]
+    assert self_check(iv)["maxRelError"] < 1e-6
+    plain = baselines.har_x(f, {**base, "model": {"name": "har_x", "kind": "har_x", "params": {}}, "featureColumns": []}, lambda _: None)
+    left = baselines.har_x(f, {**base, "model": {"name": "har_x_iv", "kind": "har_x", "params": params},
+                               "featureColumns": ["rv_d"]}, lambda _: None)
+    assert left.fitted["extraColumnsUsed"] == [] and left.fitted["extraColumnsLeftOut"] == ["iv_var_1", "dvol_chg_24"]
+    np.testing.assert_array_equal(left.test_pred, plain.test_pred)
+    assert not np.allclose(iv.test_pred, plain.test_pred)
