@@ -203,16 +203,29 @@ def booster_predict(kind: str, booster: Any, xs32: np.ndarray) -> np.ndarray:
     return booster.predict(xgb.DMatrix(xs32))
 
 
-def fit_pooled(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None]) -> Fitted:
-    """The pooled fit for the series of `df` (inp.series): the fold's pooled booster (cached or
-    fitted now), with this series' scaling and head around it."""
+def pooled_input(inp: dict[str, Any], kinds: tuple[str, ...] | list[str], what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fit input's `pooled` block, checked (the kind poolable here, the fields present), and the
+    pool's window. That window (the plan's: for an expanding window over all history it starts at 0)
+    must end where this fit's training does: the same embargo before the test window for every series."""
     kind = inp["model"]["kind"]
-    if kind not in POOLED_KINDS:
-        raise FitError(f"model kind {kind!r} cannot be pooled; pooled kinds: {', '.join(POOLED_KINDS)}")
+    if kind not in kinds:
+        raise FitError(f"model kind {kind!r} cannot be pooled; {what}: {', '.join(kinds)}")
     pooled = inp.get("pooled") or {}
     for k in ("poolId", "boosterKey", "universe"):
         if k not in pooled:
             raise FitError(f"pooled fit input has no pooled.{k}")
+    train = inp["train"]
+    pool_train = pooled.get("train") or train
+    if int(pool_train["endTs"]) != int(train["endTs"]) or int(pool_train["startTs"]) > int(train["startTs"]):
+        raise FitError(f"pooled.train {pool_train} must end with the fit's train window {train} and not start after it")
+    return pooled, pool_train
+
+
+def fit_pooled(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None]) -> Fitted:
+    """The pooled fit for the series of `df` (inp.series): the fold's pooled booster (cached or
+    fitted now), with this series' scaling and head around it."""
+    kind = inp["model"]["kind"]
+    pooled, pool_train = pooled_input(inp, POOLED_KINDS, "pooled kinds")
     target = inp["target"]
     h = HORIZON[target]
     p = {**(DEFAULTS if kind == "lightgbm" else XGB_DEFAULTS),
@@ -221,11 +234,6 @@ def fit_pooled(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any], beat
     bar = bar_ms(df, inp)
     seed = int(inp.get("seed", 0))
     train = inp["train"]
-    # The pool's window (the plan's: for an expanding window over all history it starts at 0) must
-    # end where this fit's training does: the same embargo before the test window for every series.
-    pool_train = pooled.get("train") or train
-    if int(pool_train["endTs"]) != int(train["endTs"]) or int(pool_train["startTs"]) > int(train["startTs"]):
-        raise FitError(f"pooled.train {pool_train} must end with the fit's train window {train} and not start after it")
 
     # This series: its scaling from its own training rows, its test rows.
     symbol = (inp.get("series") or {}).get("symbol", "?")

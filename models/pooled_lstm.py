@@ -28,7 +28,7 @@ from . import neural as nn_
 from .frame import HORIZON, FitError, Fitted, bar_ms, build_rows, load_frame
 from .gbm import feature_columns
 from .lstm import build, jump_weights, params_for
-from .pooled import POOL_MIN_ROWS, SCALE_MIN_ROWS, SMEAR_MIN_ROWS, validation_start
+from .pooled import POOL_MIN_ROWS, SCALE_MIN_ROWS, SMEAR_MIN_ROWS, pooled_input, validation_start
 from .store import ArtifactStore
 
 # The net kinds among contracts/domain.json's `poolable` ones (those models/lstm.py fits).
@@ -60,12 +60,7 @@ def fit_pooled_lstm(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any],
     import torch
 
     kind = inp["model"]["kind"]
-    if kind not in POOLED_NET_KINDS:
-        raise FitError(f"model kind {kind!r} cannot be pooled; pooled nets: {', '.join(POOLED_NET_KINDS)}")
-    pooled = inp.get("pooled") or {}
-    for k in ("poolId", "boosterKey", "universe"):
-        if k not in pooled:
-            raise FitError(f"pooled fit input has no pooled.{k}")
+    pooled, pool_train = pooled_input(inp, POOLED_NET_KINDS, "pooled nets")
     target = inp["target"]
     h = HORIZON[target]
     p = params_for(kind, {k: v for k, v in inp["model"].get("params", {}).items() if k != "pooled"})
@@ -73,9 +68,6 @@ def fit_pooled_lstm(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any],
     w, seed = int(p["window"]), int(inp.get("seed", 0))
     bar = bar_ms(df, inp)
     train = inp["train"]
-    pool_train = pooled.get("train") or train
-    if int(pool_train["endTs"]) != int(train["endTs"]) or int(pool_train["startTs"]) > int(train["startTs"]):
-        raise FitError(f"pooled.train {pool_train} must end with the fit's train window {train} and not start after it")
     symbol = (inp.get("series") or {}).get("symbol", "?")
     tr, te = build_rows(df, cols, w, target, train, inp["test"])
     if len(tr.idx) < SCALE_MIN_ROWS:
