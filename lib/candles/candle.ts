@@ -77,50 +77,64 @@ const sameCandle = (a: Candle, b: Candle) =>
 
 /**
  * Validates rows in source order: rejects invalid ones, records duplicates and out-of-order rows;
- * rejects every copy of a ts whose valid copies differ (one rejected row holding all copies).
+ * rejects every copy of a ts whose valid copies differ (one rejected row holding all copies). One
+ * rule for candles and index rows: `parse` reads a raw row, `check` says why it is invalid, `same`
+ * compares two valid copies.
  */
-export function validateCandles(raw: Iterable<RawCandle>, timeframe: string): ValidatedBatch {
+function validateRows<T extends LakeRow>(
+  raw: Iterable<RawCandle>,
+  timeframe: string,
+  parse: (r: RawCandle) => T,
+  check: (row: T, barMs: number) => RejectReason | null,
+  same: (a: T, b: T) => boolean,
+): ValidatedBatch<T> {
   const barMs = barMsOf(timeframe);
-  const byTs = new Map<number, { candles: Candle[]; raw: RawCandle[] }>();
+  const byTs = new Map<number, { rows: T[]; raw: RawCandle[] }>();
   const rejected: RejectedRow[] = [];
   const duplicates = new Set<number>();
   const outOfOrder = new Set<number>();
   let maxSeen = -Infinity;
   for (const r of raw) {
-    const c: Candle = {
-      ts: num(r.ts),
-      open: num(r.open),
-      high: num(r.high),
-      low: num(r.low),
-      close: num(r.close),
-      volume: num(r.volume),
-      quote_volume: optionalNum(r.quote_volume),
-      trades: optionalNum(r.trades),
-    };
-    const reason = checkCandle(c, barMs);
+    const row = parse(r);
+    const reason = check(row, barMs);
     if (reason) {
-      rejected.push({ ts: Number.isFinite(c.ts) ? c.ts : null, reason, raw: JSON.stringify(r) });
+      rejected.push({ ts: Number.isFinite(row.ts) ? row.ts : null, reason, raw: JSON.stringify(r) });
       continue;
     }
-    const seen = byTs.get(c.ts);
+    const seen = byTs.get(row.ts);
     if (seen) {
-      duplicates.add(c.ts);
-      seen.candles.push(c);
+      duplicates.add(row.ts);
+      seen.rows.push(row);
       seen.raw.push(r);
     } else {
-      if (c.ts < maxSeen) outOfOrder.add(c.ts);
-      byTs.set(c.ts, { candles: [c], raw: [r] });
+      if (row.ts < maxSeen) outOfOrder.add(row.ts);
+      byTs.set(row.ts, { rows: [row], raw: [r] });
     }
-    maxSeen = Math.max(maxSeen, c.ts);
+    maxSeen = Math.max(maxSeen, row.ts);
   }
-  const rows: Candle[] = [];
-  for (const [ts, { candles, raw: copies }] of byTs) {
-    if (candles.every((c) => sameCandle(c, candles[0]!))) rows.push(candles[0]!);
-    else rejected.push({ ts, reason: 'conflicting duplicate', raw: JSON.stringify(copies) });
+  const rows: T[] = [];
+  for (const [ts, { rows: copies, raw: raws }] of byTs) {
+    if (copies.every((c) => same(c, copies[0]!))) rows.push(copies[0]!);
+    else rejected.push({ ts, reason: 'conflicting duplicate', raw: JSON.stringify(raws) });
   }
   rows.sort((a, b) => a.ts - b.ts);
-  const sortNum = (s: Set<number>) => [...s].sort((a, b) => a - b);
+  const sortNum = (xs: Set<number>) => [...xs].sort((a, b) => a - b);
   return { rows, rejected, duplicates: sortNum(duplicates), outOfOrder: sortNum(outOfOrder) };
+}
+
+/** Candles (DESIGN.md, Candles) by validateRows' rules. */
+export function validateCandles(raw: Iterable<RawCandle>, timeframe: string): ValidatedBatch {
+  const parse = (r: RawCandle): Candle => ({
+    ts: num(r.ts),
+    open: num(r.open),
+    high: num(r.high),
+    low: num(r.low),
+    close: num(r.close),
+    volume: num(r.volume),
+    quote_volume: optionalNum(r.quote_volume),
+    trades: optionalNum(r.trades),
+  });
+  return validateRows(raw, timeframe, parse, checkCandle, sameCandle);
 }
 
 /** Reason an index row breaks the contract (close > 0 on the grid; open/high/low all or none, consistent), or null. */
@@ -147,39 +161,10 @@ const sameIndexRow = (a: IndexRow, b: IndexRow) => a.open === b.open && a.high =
  * gives close-only rows.
  */
 export function validateIndexRows(raw: Iterable<RawCandle>, timeframe: string): ValidatedBatch<IndexRow> {
-  const barMs = barMsOf(timeframe);
-  const byTs = new Map<number, { rows: IndexRow[]; raw: RawCandle[] }>();
-  const rejected: RejectedRow[] = [];
-  const duplicates = new Set<number>();
-  const outOfOrder = new Set<number>();
-  let maxSeen = -Infinity;
-  for (const r of raw) {
-    const o = optionalNum(r.open), h = optionalNum(r.high), l = optionalNum(r.low);
-    const row: IndexRow = { ts: num(r.ts), open: o, high: h, low: l, close: num(r.close), volume: null, quote_volume: null, trades: null };
-    const reason = checkIndexRow(row, barMs);
-    if (reason) {
-      rejected.push({ ts: Number.isFinite(row.ts) ? row.ts : null, reason, raw: JSON.stringify(r) });
-      continue;
-    }
-    const seen = byTs.get(row.ts);
-    if (seen) {
-      duplicates.add(row.ts);
-      seen.rows.push(row);
-      seen.raw.push(r);
-    } else {
-      if (row.ts < maxSeen) outOfOrder.add(row.ts);
-      byTs.set(row.ts, { rows: [row], raw: [r] });
-    }
-    maxSeen = Math.max(maxSeen, row.ts);
-  }
-  const rows: IndexRow[] = [];
-  for (const [ts, { rows: copies, raw: raws }] of byTs) {
-    if (copies.every((c) => sameIndexRow(c, copies[0]!))) rows.push(copies[0]!);
-    else rejected.push({ ts, reason: 'conflicting duplicate', raw: JSON.stringify(raws) });
-  }
-  rows.sort((a, b) => a.ts - b.ts);
-  const sortNum = (s: Set<number>) => [...s].sort((a, b) => a - b);
-  return { rows, rejected, duplicates: sortNum(duplicates), outOfOrder: sortNum(outOfOrder) };
+  const parse = (r: RawCandle): IndexRow => ({
+    ts: num(r.ts), open: optionalNum(r.open), high: optionalNum(r.high), low: optionalNum(r.low), close: num(r.close), volume: null, quote_volume: null, trades: null,
+  });
+  return validateRows(raw, timeframe, parse, checkIndexRow, sameIndexRow);
 }
 
 /** YYYY-MM of a ms timestamp (UTC): the month partition a candle belongs to. */
