@@ -221,6 +221,18 @@ def pooled_input(inp: dict[str, Any], kinds: tuple[str, ...] | list[str], what: 
     return pooled, pool_train
 
 
+def cached_pool(store: ArtifactStore, pooled: dict[str, Any], what: str) -> dict[str, Any] | None:
+    """The pool's fitted model from the store (written by the first series of the fold), or None;
+    a cached object of another pool (a poolId mismatch) is an error, never used."""
+    raw = store.read_key(pooled["boosterKey"])
+    if raw is None:
+        return None
+    doc = json.loads(raw)
+    if doc.get("poolId") != pooled["poolId"]:
+        raise FitError(f"cached pooled {what} {pooled['boosterKey']} holds pool {doc.get('poolId')}, not {pooled['poolId']}")
+    return doc
+
+
 def fit_pooled(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any], beat: Callable[[Any], None]) -> Fitted:
     """The pooled fit for the series of `df` (inp.series): the fold's pooled booster (cached or
     fitted now), with this series' scaling and head around it."""
@@ -242,13 +254,9 @@ def fit_pooled(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any], beat
         raise FitError(f"too few training rows for the pooled {kind} of {symbol}: {len(tr.idx)} scorable rows with a known target, need >= {SCALE_MIN_ROWS} for its scaling")
     s, resp = fit_scaling(tr.x, tr.y, h)
 
-    raw = store.read_key(pooled["boosterKey"])
-    reused = raw is not None
-    if raw is not None:
-        doc = json.loads(raw)
-        if doc.get("poolId") != pooled["poolId"]:
-            raise FitError(f"cached pooled booster {pooled['boosterKey']} holds pool {doc.get('poolId')}, not {pooled['poolId']}")
-    else:
+    doc = cached_pool(store, pooled, "booster")
+    reused = doc is not None
+    if doc is None:
         frames = []
         for m in pooled["universe"]:
             beat({"stage": "load pool", "symbol": m["series"]["symbol"]})

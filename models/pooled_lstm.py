@@ -28,7 +28,7 @@ from . import neural as nn_
 from .frame import HORIZON, FitError, Fitted, bar_ms, build_rows, load_frame
 from .gbm import feature_columns
 from .lstm import build, jump_weights, params_for
-from .pooled import POOL_MIN_ROWS, SCALE_MIN_ROWS, SMEAR_MIN_ROWS, pooled_input, validation_start
+from .pooled import POOL_MIN_ROWS, SCALE_MIN_ROWS, SMEAR_MIN_ROWS, cached_pool, pooled_input, validation_start
 from .store import ArtifactStore
 
 # The net kinds among contracts/domain.json's `poolable` ones (those models/lstm.py fits).
@@ -74,13 +74,9 @@ def fit_pooled_lstm(store: ArtifactStore, df: pd.DataFrame, inp: dict[str, Any],
         raise FitError(f"too few training rows for the pooled {kind} of {symbol}: {len(tr.idx)} scorable rows with a known target, need >= {SCALE_MIN_ROWS} for its scaling")
     sigma = bool(p["sigma"])
 
-    raw = store.read_key(pooled["boosterKey"])
-    reused = raw is not None
-    if raw is not None:
-        doc = json.loads(raw)
-        if doc.get("poolId") != pooled["poolId"]:
-            raise FitError(f"cached pooled net {pooled['boosterKey']} holds pool {doc.get('poolId')}, not {pooled['poolId']}")
-    else:
+    doc = cached_pool(store, pooled, "net")
+    reused = doc is not None
+    if doc is None:
         members, universe, excluded = [], [], []
         for m in pooled["universe"]:
             sym = m["series"]["symbol"]
