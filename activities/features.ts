@@ -60,7 +60,7 @@ async function previousSet(store: ArtifactStore, ref: BuildFeaturesInput['previo
  * copies of its lake partitions. An index the lake does not hold (never imported or ingested) is left
  * out: that series' implied features are NULL, as before the index starts, and the plan leaves them out.
  */
-async function impliedInputs(store: ArtifactStore, implied: Record<string, Series>, universe: Series[]): Promise<ImpliedInput[]> {
+export async function impliedInputs(store: ArtifactStore, implied: Record<string, Series>, universe: Series[]): Promise<ImpliedInput[]> {
   const out: ImpliedInput[] = [];
   for (const { series, index } of impliedFor(implied, universe)) {
     const { manifest } = await readManifest(store, index);

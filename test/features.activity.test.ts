@@ -9,6 +9,7 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { BuildFeaturesInput, BuildFeaturesResult } from '../contracts/activities';
 import type { VolcastConfig } from '../lib/platform/config';
 import { emptyManifest, type CandleManifest } from '../lib/candles/lake';
+import { impliedInputs } from '../activities/features';
 import { buildFeatureFiles } from '../lib/features/build';
 import { layout, type Series } from '../lib/platform/layout';
 import { ArtifactStore } from '../lib/platform/store';
@@ -67,7 +68,11 @@ describe('buildFeatures activity (real Temporal + MinIO + cpu worker)', () => {
     const r1 = await run({ series: SYMBOLS.map(seriesOf) });
     assert.equal(r1.mode, 'full');
     assert.equal(r1.ref.key, layout.featuresManifest(r1.featureSetId));
-    const local1 = await buildFeatureFiles(first, { outDir: join(tempDir('act-local'), 'out') });
+    // The activity reads the configured implied-volatility index of BTC/USDT from the lake when
+    // another suite has stored one (features.implied is keyed by symbol): the local build gets the
+    // same input, so the two builds are the same query on the same rows.
+    const implied = await impliedInputs(store, cfg.features.implied, SYMBOLS.map(seriesOf));
+    const local1 = await buildFeatureFiles(first, { outDir: join(tempDir('act-local'), 'out'), implied });
     assert.equal(r1.featureSetId, local1.featureSetId);
     assert.equal(r1.rows, local1.rows);
     assert.deepEqual(r1.columns, local1.columns);
@@ -81,7 +86,7 @@ describe('buildFeatures activity (real Temporal + MinIO + cpu worker)', () => {
     const r2 = await run({ series: SYMBOLS.map(seriesOf), previous: r1.ref });
     assert.equal(r2.mode, 'incremental');
     assert.notEqual(r2.featureSetId, r1.featureSetId);
-    const local2 = await buildFeatureFiles(all, { outDir: join(tempDir('act-local2'), 'out') });
+    const local2 = await buildFeatureFiles(all, { outDir: join(tempDir('act-local2'), 'out'), implied });
     assert.equal(r2.featureSetId, local2.featureSetId);
     assert.ok(r2.recomputedRows < r2.rows / 2, `recomputed ${r2.recomputedRows} of ${r2.rows}`);
     for (const [k, s] of r2.series.entries()) {
