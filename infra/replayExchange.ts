@@ -293,14 +293,9 @@ export async function startReplayExchange(opts: ReplayOptions = {}): Promise<Rep
     const weight = endpoint === 'klines' ? 2 : endpoint === 'exchangeInfo' ? 20 : 1;
     const headers = { 'x-mbx-used-weight': '0', 'x-mbx-used-weight-1m': String(usedWeight(weight)) };
     const fault = requestFault(endpoint, symbolId);
-    if (fault?.kind === 'hang') {
-      // Never answer; the socket is destroyed when the server closes.
-      hanging.add(res);
-      res.once('close', () => hanging.delete(res));
-      return;
-    }
+    if (fault?.kind === 'hang') return hang(res);
     if (fault?.kind === 'http') {
-      const retry: Record<string, string> = fault.retryAfterS !== undefined ? { 'retry-after': String(fault.retryAfterS) } : {};
+      const retry = retryAfter(fault);
       const msg = fault.status === 429 ? 'Too many requests; current limit of IP is 6000 request weight per 1 MINUTE.' : 'Service unavailable (replay fault).';
       return binanceError(res, fault.status, fault.status === 429 ? -1003 : -1001, msg, { ...headers, ...retry });
     }
@@ -351,17 +346,24 @@ export async function startReplayExchange(opts: ReplayOptions = {}): Promise<Rep
     res.end(JSON.stringify({ jsonrpc: '2.0', ...body, usIn: t, usOut: t, usDiff: 0, testnet: false }));
   }
 
+  /** A hanging fault: never answer; the socket is destroyed when the server closes. */
+  function hang(res: ServerResponse): void {
+    hanging.add(res);
+    res.once('close', () => hanging.delete(res));
+  }
+
+  /** The retry-after header of an HTTP fault that sets one. */
+  function retryAfter(fault: { retryAfterS?: number }): Record<string, string> {
+    return fault.retryAfterS !== undefined ? { 'retry-after': String(fault.retryAfterS) } : {};
+  }
+
   function serveDeribit(endpoint: Endpoint, url: URL, res: ServerResponse): void {
     counts[endpoint] = (counts[endpoint] ?? 0) + 1;
     const currency = url.searchParams.get('currency');
     const fault = requestFault(endpoint, currency);
-    if (fault?.kind === 'hang') {
-      hanging.add(res);
-      res.once('close', () => hanging.delete(res));
-      return;
-    }
+    if (fault?.kind === 'hang') return hang(res);
     if (fault?.kind === 'http') {
-      const retry: Record<string, string> = fault.retryAfterS !== undefined ? { 'retry-after': String(fault.retryAfterS) } : {};
+      const retry = retryAfter(fault);
       // 10028 too_many_requests is Deribit's rate-limit error; 5xx an outage.
       const code = fault.status === 429 ? 10028 : 11097;
       return deribitReply(res, fault.status, { error: { code, message: fault.status === 429 ? 'too_many_requests' : 'temporarily_unavailable' } }, retry);

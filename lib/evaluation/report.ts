@@ -5,7 +5,7 @@
 import { intervalBounds, INTERVAL_Z, qlikeTerm } from '../metrics';
 import type { Aligned } from './compute';
 import { histogramSpec, intervalSpec, linesSpec, renderSvg, scatterSpec, type BandPoint, type SeriesPoint } from './plots';
-import type { ForecastMetrics } from '../metrics';
+import type { CoverageOf, ForecastMetrics } from '../metrics';
 import type { MetricsDocument, ModelReport } from './types';
 
 const TEN_DAYS_MS = 10 * 86_400_000;
@@ -109,7 +109,7 @@ function foldTable(doc: MetricsDocument): string {
 
 /** Conformal intervals per model: coverage and relative width per segment, and the serving calibration. */
 function intervalTable(doc: MetricsDocument): string {
-  const cov = (c: { coverage: Record<'80' | '95', number>; meanRelativeWidth: Record<'80' | '95', number>; rows: number } | null | undefined) =>
+  const cov = (c: CoverageOf | null | undefined) =>
     c ? `${pct(c.coverage['80'])} / ${pct(c.coverage['95'])}</td><td>${num(c.meanRelativeWidth['80'], 3)} / ${num(c.meanRelativeWidth['95'], 3)}</td><td>${c.rows}` : '—</td><td>—</td><td>0';
   const rows = doc.leaderboard.map((r) => {
     const m = doc.models.find((x) => x.name === r.model)!;
